@@ -1,0 +1,32 @@
+# isletflow: `make run` (set up, write the sample trial, run the nightly flow, print the summary)
+# and `make test` (set up, run the whole suite). Both build the environment from uv.lock.
+UV_VERSION := 0.13.8
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: env run test clean
+
+env: $(VENV)/.synced
+
+$(VENV)/.synced: uv.lock pyproject.toml
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --compile-bytecode
+	@touch $@
+
+run: env
+	@test -d data/landing || $(BIN)/isletflow demo-data --out data/landing
+	$(BIN)/isletflow run --landing data/landing --warehouse data/warehouse.duckdb
+
+test: env
+	$(BIN)/pytest
+
+clean:
+	rm -rf data .prefect

@@ -1,0 +1,212 @@
+"""Build one night's warehouse in a new DuckDB file, then publish it by atomic rename.
+
+Each function takes file paths (never a connection) and opens the build file itself, so each
+can run as its own Prefect task. Readers of the published warehouse never see a half-written
+night: everything happens in ``.<name>.building-<run>`` until :func:`publish` renames it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+from isletflow.config import VISIT_DAYS, PipelineConfig
+from isletflow.endpoints.cgm_window_metrics import cgm_window_metrics
+from isletflow.endpoints.hba1c import hba1c_by_visit
+from isletflow.endpoints.insulin_independence import insulin_independence
+from isletflow.endpoints.participant_summary import participant_summary
+from isletflow.endpoints.primary_endpoint import primary_endpoint
+from isletflow.endpoints.she_free import she_free
+from isletflow.landing import LandingFile, LandingProblem
+from isletflow.quality import ISSUE_SCHEMA, gx_issues, pandera_issues
+from isletflow.staging import StagedFile
+from isletflow.warehouse import (connect, read_table, run_sql, sql_files, sql_text, table_counts,
+                                 write_table)
+from schemas.core import CORE_MODELS
+from schemas.gx_suites import GX_SUITES
+
+PACKAGES = ("isletflow", "prefect", "duckdb", "polars", "pandera", "great-expectations",
+            "fastapi", "pyarrow")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    flow_run_id: str | None
+    started_at: dt.datetime
+
+
+def build_path_for(warehouse: Path, run_id: str) -> Path:
+    return warehouse.with_name(f".{warehouse.name}.building-{run_id}")
+
+
+def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
+                 staged: Sequence[StagedFile], problems: Sequence[LandingProblem],
+                 run: RunInfo) -> dict[str, int]:
+    """Create the build file: schemas, audit history, raw rows, harmonised core tables."""
+    build.parent.mkdir(parents=True, exist_ok=True)
+    build.unlink(missing_ok=True)
+    by_id = {s.file_id: s for s in staged}
+    with connect(build) as con:
+        run_sql(con, "schemas.sql")
+        run_sql(con, "audit/tables.sql")
+        run_sql(con, "quality/tables.sql")
+        if cfg.warehouse.exists():
+            con.execute("ATTACH ? AS prev (READ_ONLY)", [str(cfg.warehouse)])
+            run_sql(con, "audit/carry_over.sql")
+            con.execute("DETACH prev")
+        manifest = pl.DataFrame(
+            [{"file_id": f.file_id, "sha256": f.sha256, "site_id": f.site_id, "kind": f.kind,
+              "rel_path": f.rel_path, "participant_id": f.participant_id,
+              "size_bytes": f.size_bytes, "received_at": f.received_at,
+              "export_format": by_id[f.file_id].export_format, "run_id": run.run_id}
+             for f in files],
+            schema={"file_id": pl.String, "sha256": pl.String, "site_id": pl.String,
+                    "kind": pl.String, "rel_path": pl.String, "participant_id": pl.String,
+                    "size_bytes": pl.Int64, "received_at": pl.Datetime("us"),
+                    "export_format": pl.String, "run_id": pl.String},
+        )
+        con.register("manifest", manifest.to_arrow())
+        run_sql(con, "audit/register_files.sql")
+        con.unregister("manifest")
+        write_table(con, "core.sites", pl.DataFrame(
+            [{"site_id": s.site_id, "city": s.city, "country": s.country, "region": s.region,
+              "timezone": s.timezone} for s in cfg.site_registry]))
+        run_sql(con, "raw/tables.sql")
+        for fmt in ("dexcom_clarity", "redcap", "central_lab"):
+            parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
+            if parts:
+                run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
+        for name in sql_files("core"):
+            run_sql(con, name)
+        run_sql(con, "quality/harmonisation_issues.sql")
+        file_issues = [
+            {"table_name": "(file)", "source_file_id": None, "source_row": None,
+             "rule": p.rule, "severity": "error", "column_name": None, "value": p.rel_path,
+             "message": p.message} for p in problems
+        ] + [
+            {"table_name": "(file)", "source_file_id": s.file_id, "source_row": None,
+             "rule": "unreadable_file", "severity": "error", "column_name": None, "value": None,
+             "message": s.error} for s in staged if s.error
+        ]
+        if file_issues:
+            con.register("_issues", pl.DataFrame(file_issues, schema=ISSUE_SCHEMA).to_arrow())
+            run_sql(con, "quality/insert_issues.sql")
+            con.unregister("_issues")
+        return table_counts(con)
+
+
+def validate_build(build: Path) -> dict[str, int]:
+    """Validate every core table (pandera; GX on CGM readings and lab results) and move the
+    failing rows to quality.quarantined_rows. Returns rows quarantined per table."""
+    moved: dict[str, int] = {}
+    with connect(build) as con:
+        for table, model in CORE_MODELS.items():
+            df = read_table(con, f"core.{table}")
+            issues = pandera_issues(df, model, table)
+            if table in GX_SUITES:
+                issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
+            if issues.height == 0:
+                moved[table] = 0
+                continue
+            con.register("_issues", issues.to_arrow())
+            run_sql(con, "quality/insert_issues.sql")
+            con.unregister("_issues")
+            bad = issues.select("source_file_id", "source_row").unique()
+            con.register("bad", bad.to_arrow())
+            con.execute(_quarantine_sql(table))
+            con.unregister("bad")
+            moved[table] = bad.height
+        run_sql(con, "quality/site_queries.sql")
+    return moved
+
+
+def _quarantine_sql(table: str) -> str:
+    if table not in CORE_MODELS:
+        raise ValueError(f"not a core table: {table}")
+    return sql_text("quality/quarantine.sql").replace("{table}", table)
+
+
+def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
+    """Compute every endpoint table from the validated core tables (pure polars functions)."""
+    with connect(build) as con:
+        core = {t: read_table(con, f"core.{t}") for t in CORE_MODELS}
+        inf = core["infusions"]
+        she = she_free(core["she_events"], inf)
+        hba1c = hba1c_by_visit(core["lab_results"], inf, VISIT_DAYS)
+        cgm = cgm_window_metrics(core["cgm_readings"], inf, cfg.windows)
+        insulin = insulin_independence(core["insulin_diary"], inf, core["participants"])
+        primary = primary_endpoint(she, hba1c, inf)
+        summary = participant_summary(core["participants"], inf, she, hba1c, cgm, insulin,
+                                      primary, core["disposition"])
+        tables = {"cgm_metrics": cgm, "she_free_d90_365": she, "hba1c": hba1c,
+                  "insulin_independence": insulin, "primary_endpoint": primary,
+                  "participant_summary": summary}
+        for name, df in tables.items():
+            write_table(con, f"endpoints.{name}", df)
+        return {f"endpoints.{k}": v.height for k, v in tables.items()}
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dict[str, int]:
+    """Record the run in audit, then swap the build file in place of the warehouse (atomic
+    rename on the same file system). Returns rows per table of the published warehouse."""
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    with connect(build) as con:
+        counts = table_counts(con)
+        run_row = pl.DataFrame([{
+            "run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": run.started_at,
+            "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status": "published",
+            "as_of": cfg.as_of, "sites": ",".join(cfg.sites) if cfg.sites else None,
+            "full_refresh": cfg.full_refresh, "n_files": n_files,
+            "package_versions": json.dumps(versions, sort_keys=True),
+            "git_commit": _git_commit(),
+        }], schema={"run_id": pl.String, "flow_run_id": pl.String,
+                    "started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us"),
+                    "status": pl.String, "as_of": pl.Date, "sites": pl.String,
+                    "full_refresh": pl.Boolean, "n_files": pl.Int32,
+                    "package_versions": pl.String, "git_commit": pl.String})
+        con.register("_run", run_row.to_arrow())
+        con.register("_rows", pl.DataFrame({"run_id": [run.run_id] * len(counts),
+                                            "table_name": list(counts),
+                                            "n_rows": list(counts.values())}).to_arrow())
+        run_sql(con, "audit/record_run.sql")
+        con.execute("CHECKPOINT")
+    os.replace(build, cfg.warehouse)
+    return counts
+
+
+def write_site_queries(warehouse: Path, out_dir: Path) -> dict[str, int]:
+    """Write ``<site>_queries.csv`` (the site's open data queries) for every site with issues."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, int] = {}
+    with connect(warehouse, read_only=True) as con:
+        df = con.table("quality.site_queries").pl()
+    for old in out_dir.glob("*_queries.csv"):
+        old.unlink()
+    for (site,), part in df.group_by(["site_id"], maintain_order=True):
+        name = site or "UNASSIGNED"
+        part.write_csv(out_dir / f"{name}_queries.csv")
+        written[name] = part.height
+    return written

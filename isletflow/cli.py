@@ -1,0 +1,126 @@
+"""The ``isletflow`` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="isletflow: nightly data pipeline of the islet-therapy trial.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+DEFAULT_LANDING = Path("data/landing")
+DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option(help="Landing folder to write the sample trial to.")] = DEFAULT_LANDING,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes identical files.")] = 20250620,
+    participants: Annotated[int, typer.Option(help="Number of participants (1-14).")] = 14,
+    days: Annotated[int, typer.Option(help="Days of follow-up after infusion.")] = 365,
+) -> None:
+    """Write the sample trial's raw site exports (CGM, EDC, central lab) under OUT."""
+    from isletflow.demo import generate_trial
+
+    t0 = time.perf_counter()
+    with console.status(f"writing the sample trial to {out} ..."):
+        m = generate_trial(out, seed=seed, participants=participants, days=days)
+    console.print(f"wrote {len(m.files)} files for {len(m.participants)} participants "
+                  f"({m.n_cgm_rows:,} CGM readings) to {out} in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option(help="Landing folder (<site>/<cgm|edc|lab>/*.csv).")] = DEFAULT_LANDING,
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file to publish.")] = DEFAULT_WAREHOUSE,
+    as_of: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only files received by this date.")] = None,
+    sites: Annotated[list[str] | None, typer.Option("--sites", help="Only these sites (repeat the option).")] = None,
+    full_refresh: Annotated[bool, typer.Option(help="Re-parse every file, ignoring staged partitions.")] = False,
+    summary: Annotated[bool, typer.Option(help="Print the endpoint summary afterwards.")] = True,
+) -> None:
+    """Run the nightly flow once (under Prefect) and publish the warehouse."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.nightly import nightly
+
+    if not landing.is_dir():
+        console.print(f"[red]landing folder {landing} does not exist[/]; "
+                      "write the sample trial with 'isletflow demo-data'")
+        raise typer.Exit(2)
+    t0 = time.perf_counter()
+    result = nightly(landing_dir=str(landing), warehouse=str(warehouse),
+                     as_of=as_of.date() if as_of else None, sites=sites,
+                     full_refresh=full_refresh)
+    console.print(f"published {result['warehouse']} in {time.perf_counter() - t0:.1f} s: "
+                  f"{result['files']} files ({result['files_cached']} unchanged), "
+                  f"{result['files_not_loaded']} not loaded, "
+                  f"{sum(result['rows_quarantined'].values())} rows quarantined")
+    if summary:
+        print_summary(warehouse)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse.")],
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
+) -> None:
+    """Run SQL on the published warehouse, opened read-only."""
+    from isletflow.warehouse import connect
+
+    _require(warehouse)
+    with connect(warehouse, read_only=True) as con:
+        df = con.sql(sql).pl()
+    _print_frame(df, title=None)
+
+
+@app.command("summary")
+def summary_cmd(
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
+) -> None:
+    """Print the endpoint summary of the published warehouse."""
+    print_summary(warehouse)
+
+
+def _require(warehouse: Path) -> None:
+    if not warehouse.exists():
+        console.print(f"[red]no warehouse at {warehouse}[/]; run 'isletflow run' first")
+        raise typer.Exit(2)
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _print_frame(df, title: str | None) -> None:
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(c)
+    for row in df.iter_rows():
+        t.add_row(*(_fmt(v) for v in row))
+    console.print(t)
+    console.print(f"({df.height} rows)")
+
+
+def print_summary(warehouse: Path) -> None:
+    """One row per participant and the trial totals (efficacy population: full dose)."""
+    from isletflow.warehouse import connect, sql_text
+
+    _require(warehouse)
+    with connect(warehouse, read_only=True) as con:
+        per = con.sql(sql_text("endpoints/summary_view.sql")).pl()
+        totals = con.sql(sql_text("endpoints/summary_totals.sql")).pl()
+    _print_frame(per, title="Participants")
+    _print_frame(totals, title="Trial totals by dose group")

@@ -1,0 +1,119 @@
+"""One typed configuration object for a pipeline run, plus the trial's fixed registry.
+
+The flow builds a :class:`PipelineConfig` from its parameters and hands it down to every task;
+nothing below the flow reads the environment or a global for run settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A trial site: where its exports come from and which clock its devices use."""
+
+    site_id: str
+    city: str
+    country: str
+    region: str
+    timezone: str
+
+
+# The trial's site registry (the protocol's site list). Device timestamps are local to the site.
+SITES: tuple[Site, ...] = (
+    Site("US01", "Chicago", "US", "North America", "America/Chicago"),
+    Site("CA01", "Toronto", "CA", "North America", "America/Toronto"),
+    Site("DE01", "Berlin", "DE", "Europe", "Europe/Berlin"),
+    Site("NL01", "Leiden", "NL", "Europe", "Europe/Amsterdam"),
+)
+SITES_BY_ID = {s.site_id: s for s in SITES}
+
+
+@dataclass(frozen=True)
+class AnalysisWindow:
+    """A CGM analysis window in study days, both ends inclusive (day 0 = infusion day)."""
+
+    name: str
+    start_day: int
+    end_day: int
+
+    @property
+    def n_days(self) -> int:
+        return self.end_day - self.start_day + 1
+
+
+# Baseline: the 28 days before infusion. Follow-up windows: the 28 days ending on the nominal
+# visit day (day 365's window cannot extend past the one-year follow-up). The International
+# Consensus on Time in Range (Battelino et al., Diabetes Care 2019;42:1593) asks for >= 14 days;
+# 28 days leaves room for sensor gaps.
+ANALYSIS_WINDOWS: tuple[AnalysisWindow, ...] = (
+    AnalysisWindow("baseline", -28, -1),
+    AnalysisWindow("day_90", 63, 90),
+    AnalysisWindow("day_180", 153, 180),
+    AnalysisWindow("day_270", 243, 270),
+    AnalysisWindow("day_365", 338, 365),
+)
+
+# Nominal study day of each scheduled lab visit (central-lab and EDC visit labels).
+VISIT_DAYS: dict[str, int] = {
+    "screening": -21,
+    "day_28": 28,
+    "day_56": 56,
+    "day_90": 90,
+    "day_120": 120,
+    "day_180": 180,
+    "day_270": 270,
+    "day_365": 365,
+}
+
+# Expected sampling interval of each CGM device type, minutes (for % time CGM active).
+DEVICE_INTERVAL_MIN: dict[str, int] = {"dexcom": 5, "libre_historic": 15}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings of one nightly run, built once from the flow's parameters."""
+
+    landing_dir: Path
+    warehouse: Path
+    as_of: dt.date | None = None
+    sites: tuple[str, ...] | None = None
+    full_refresh: bool = False
+    windows: tuple[AnalysisWindow, ...] = ANALYSIS_WINDOWS
+    site_registry: tuple[Site, ...] = field(default=SITES)
+
+    @property
+    def stage_dir(self) -> Path:
+        """Per-file Parquet partitions, keyed by sha256, next to the warehouse."""
+        return self.warehouse.parent / "stage"
+
+    @property
+    def quality_dir(self) -> Path:
+        """Per-site query listings written each run."""
+        return self.warehouse.parent / "quality"
+
+    @classmethod
+    def from_params(
+        cls,
+        landing_dir: str | Path,
+        warehouse: str | Path,
+        as_of: dt.date | None = None,
+        sites: list[str] | None = None,
+        full_refresh: bool = False,
+    ) -> "PipelineConfig":
+        unknown = sorted(set(sites or ()) - set(SITES_BY_ID))
+        if unknown:
+            raise ValueError(f"unknown site(s) {unknown}; known sites: {sorted(SITES_BY_ID)}")
+        return cls(
+            landing_dir=Path(landing_dir).resolve(),
+            warehouse=Path(warehouse).resolve(),
+            as_of=as_of,
+            sites=tuple(sorted(sites)) if sites else None,
+            full_refresh=full_refresh,
+        )

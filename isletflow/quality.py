@@ -1,0 +1,104 @@
+"""Turn contract failures (pandera, Great Expectations) into row-level quality issues.
+
+Pure functions: a frame and a contract in, a frame of issues out. Every issue names the row
+by its lineage (source file id, line number) so the data manager can send it back to the site.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+import pandera.polars as pa
+import polars as pl
+
+ISSUE_SCHEMA = {
+    "table_name": pl.String, "source_file_id": pl.String, "source_row": pl.Int64,
+    "rule": pl.String, "severity": pl.String, "column_name": pl.String, "value": pl.String,
+    "message": pl.String,
+}
+
+
+class ContractError(RuntimeError):
+    """A core table breaks its contract as a whole (a missing column, a wrong type): a bug in
+    harmonisation, not a bad row, so the run stops instead of quarantining everything."""
+
+
+def empty_issues() -> pl.DataFrame:
+    return pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str) -> pl.DataFrame:
+    """One issue per (row, check) of ``df`` that fails ``model``; empty when all rows pass."""
+    try:
+        model.validate(df, lazy=True)
+        return empty_issues()
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+    whole = fc.filter(pl.col("index").is_null())
+    if whole.height:
+        raise ContractError(f"core.{table} breaks its contract {model.__name__}: "
+                            + "; ".join(f"{r['column']}: {r['check']} ({r['failure_case']})"
+                                        for r in whole.iter_rows(named=True)))
+    lineage = df.select("source_file_id", "source_row").with_row_index("index")
+    return (
+        fc.with_columns(pl.col("index").cast(pl.UInt32))
+        .join(lineage, on="index", how="left")
+        .select(
+            table_name=pl.lit(table),
+            source_file_id=pl.col("source_file_id"),
+            source_row=pl.col("source_row"),
+            rule=pl.concat_str(pl.lit("pandera:"), pl.col("check")),
+            severity=pl.lit("error"),
+            column_name=pl.col("column"),
+            value=pl.col("failure_case").cast(pl.String),
+            message=pl.format("{} failed the check {} of contract {}", pl.col("column"),
+                              pl.col("check"), pl.lit(model.__name__)),
+        )
+        .sort("source_file_id", "source_row", "rule")
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _gx_batch_definition():
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    asset = context.data_sources.add_pandas("core").add_dataframe_asset("table")
+    return asset.add_batch_definition_whole_dataframe("whole_table")
+
+
+def gx_issues(df: pl.DataFrame, suite_factory, table: str) -> pl.DataFrame:
+    """One issue per (row, expectation) of ``df`` that fails the suite ``suite_factory()``.
+
+    The frame is validated as a pandas batch; rows are identified by their lineage columns.
+    (GX needs its context before a suite can be built, hence a factory, not a suite.)
+    """
+    if df.height == 0:
+        return empty_issues()
+    batch_definition = _gx_batch_definition()
+    pdf: pd.DataFrame = df.to_pandas()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+    result = batch.validate(suite_factory(), result_format={
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": ["source_file_id", "source_row"],
+    })
+    rows: list[dict] = []
+    for res in result.results:
+        if res.success:
+            continue
+        cfg = res.expectation_config
+        column = cfg.kwargs.get("column")
+        bounds = {k: cfg.kwargs[k] for k in ("min_value", "max_value") if k in cfg.kwargs}
+        analyte = (cfg.meta or {}).get("analyte")
+        message = f"{column} failed {cfg.type}" + (f" {bounds}" if bounds else "") + (
+            f" for analyte {analyte}" if analyte else "")
+        for item in res.result.get("unexpected_index_list") or []:
+            rows.append({
+                "table_name": table, "source_file_id": item["source_file_id"],
+                "source_row": int(item["source_row"]), "rule": f"gx:{cfg.type}",
+                "severity": "error", "column_name": column,
+                "value": None if item.get(column) is None else str(item.get(column)),
+                "message": message,
+            })
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA).sort("source_file_id", "source_row", "rule")

@@ -1,0 +1,68 @@
+"""DuckDB helpers: SQL files from ``sql/``, connections, and tables in and out as polars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from isletflow.config import SQL_DIR
+
+LAYERS = ("raw", "core", "quality", "endpoints", "audit")
+
+
+def sql_text(name: str) -> str:
+    """The text of ``sql/<name>`` (e.g. ``core/03_cgm_readings.sql``)."""
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
+    """Run every statement of ``sql/<name>`` with named parameters (``$files``)."""
+    if params:
+        for stmt in _statements(sql_text(name)):
+            con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+    else:
+        con.execute(sql_text(name))
+
+
+def _statements(text: str) -> list[str]:
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def sql_files(folder: str) -> list[str]:
+    """The SQL files of ``sql/<folder>`` in run order (their numeric prefixes)."""
+    return [f"{folder}/{p.name}" for p in sorted((SQL_DIR / folder).glob("*.sql"))]
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file; read-only connections never block the nightly build."""
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
+    """A whole table as a polars frame (``name`` = ``schema.table``)."""
+    return con.table(name).pl()
+
+
+def write_table(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
+    """Create or replace table ``name`` with the contents of ``df``."""
+    con.register("_incoming", df.to_arrow())
+    try:
+        con.execute(sql_text("endpoints/replace_table.sql").replace("{table}", _ident(name)))
+    finally:
+        con.unregister("_incoming")
+
+
+def _ident(name: str) -> str:
+    schema, _, table = name.partition(".")
+    if schema not in LAYERS or not table.replace("_", "").isalnum():
+        raise ValueError(f"not a warehouse table name: {name!r}")
+    return f'{schema}."{table}"'
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per table of every warehouse layer, as ``{schema.table: n}``."""
+    tables = con.sql(sql_text("audit/list_tables.sql")).fetchall()
+    return {f"{s}.{t}": con.table(f'{s}."{t}"').count("*").fetchall()[0][0] for s, t in tables}

@@ -1,0 +1,1 @@
+"""Data contracts: pandera models for every core table and Great Expectations suites."""

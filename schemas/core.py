@@ -1,0 +1,132 @@
+"""pandera (polars) contracts for the core tables: types, nullability and allowed values.
+
+Each model validates one core table as it comes out of the SQL in ``sql/core/``. A row that
+breaks a check is moved to ``quality.quarantined_rows`` with the check that failed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pandera.polars as pa
+
+from isletflow.config import SITES_BY_ID
+
+PARTICIPANT_ID = r"^[A-Z]{2}\d{2}-\d{3}$"
+SITE_IDS = sorted(SITES_BY_ID)
+
+
+class _Lineage(pa.DataFrameModel):
+    source_file_id: str = pa.Field(str_length={"min_value": 16, "max_value": 16},
+                                   description="audit.files.file_id of the source export.")
+    source_row: pl.Int64 = pa.Field(ge=2, description="Line number in the source export.")
+
+    class Config:
+        strict = True
+
+
+class Participant(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, unique=True,
+                                   description="Trial participant ID.")
+    site_id: str = pa.Field(isin=SITE_IDS, description="Site that enrolled the participant.")
+    enrolment_date: pl.Date = pa.Field(description="Date of enrolment.")
+    age_years: pl.Int32 = pa.Field(ge=18, le=65, description="Age at enrolment (18-65).")
+    sex: str = pa.Field(isin=["F", "M"], description="Sex (REDCap 1 = F, 2 = M).")
+    weight_kg: pl.Float64 = pa.Field(gt=25, lt=250, description="Body weight, kg.")
+    diabetes_duration_years: pl.Int32 = pa.Field(ge=0, nullable=True,
+                                                 description="Years since T1D diagnosis.")
+
+
+class Infusion(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, unique=True,
+                                   description="Trial participant ID.")
+    infusion_date: pl.Date = pa.Field(description="Day 0: date of the portal-vein infusion.")
+    study_part: str = pa.Field(isin=["A", "B", "C"], description="Protocol part.")
+    dose_fraction: pl.Float64 = pa.Field(isin=[0.5, 1.0], description="Fraction of full dose.")
+    dose_group: str = pa.Field(isin=["half", "full"], description="Dose group.")
+
+
+class CgmReading(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="From the file name.")
+    site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the export.")
+    device: str = pa.Field(isin=["dexcom", "libre_historic", "libre_scan"],
+                           description="Device and record type.")
+    interval_min: pl.Int32 = pa.Field(isin=[5, 15], description="Device sampling interval.")
+    timestamp_local: pl.Datetime("us") = pa.Field(description="Device clock (site local time).")
+    timestamp_utc: pl.Datetime("us") = pa.Field(description="Reading time, UTC.")
+    glucose_mg_dl: pl.Float64 = pa.Field(description="Glucose, mg/dL (censored: boundary).")
+    censored: str = pa.Field(isin=["low", "high"], nullable=True,
+                             description="'low' for a Low reading (< 40), 'high' for High (> 400).")
+    glucose_original: str = pa.Field(description="Glucose text as exported.")
+    unit_original: str = pa.Field(isin=["mg/dL", "mmol/L"], description="Unit in the export.")
+    is_duplicate: bool = pa.Field(description="A reading at the same UTC time came first.")
+
+
+class SevereHypoglycemiaEvent(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    event_date: pl.Date = pa.Field(description="Date of the event.")
+    third_party_assistance: bool = pa.Field(description="Needed assistance (ADA level 3).")
+    glucose_mg_dl: pl.Float64 = pa.Field(nullable=True, description="Glucose if measured.")
+    event_name: str = pa.Field(description="REDCap event the form was filed under.")
+    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
+
+
+class InsulinDiaryDay(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    diary_date: pl.Date = pa.Field(description="Diary day.")
+    basal_u: pl.Float64 = pa.Field(ge=0, le=300, description="Basal insulin, U.")
+    bolus_u: pl.Float64 = pa.Field(ge=0, le=300, description="Bolus insulin, U.")
+    total_daily_dose_u: pl.Float64 = pa.Field(ge=0, le=600, description="Basal + bolus, U/day.")
+
+
+class AdverseEvent(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    preferred_term: str = pa.Field(description="MedDRA preferred term.")
+    system_organ_class: str = pa.Field(description="MedDRA system organ class.")
+    onset_date: pl.Date = pa.Field(description="Onset date.")
+    serious: bool = pa.Field(description="Serious adverse event.")
+    ctcae_grade: pl.Int32 = pa.Field(ge=1, le=5, description="CTCAE v5 grade.")
+    outcome: str = pa.Field(isin=["recovered", "recovering", "not recovered", "fatal"],
+                            description="Outcome.")
+
+
+class ConcomitantMedication(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    medication: str = pa.Field(description="Medication name.")
+    indication: str = pa.Field(nullable=True, description="Indication.")
+    start_date: pl.Date = pa.Field(description="Start date.")
+    stop_date: pl.Date = pa.Field(nullable=True, description="Stop date, if stopped.")
+
+
+class Disposition(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, unique=True,
+                                   description="Trial participant ID.")
+    status: str = pa.Field(isin=["completed", "ongoing", "died", "withdrew"],
+                           description="End-of-study status.")
+    status_date: pl.Date = pa.Field(nullable=True, description="Date of the status.")
+    death_cause: str = pa.Field(nullable=True, description="Cause of death, if died.")
+
+
+class LabResult(_Lineage):
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the file.")
+    visit: str = pa.Field(description="Scheduled visit label.")
+    collection_date: pl.Date = pa.Field(description="Sample collection date.")
+    analyte: str = pa.Field(isin=["HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"],
+                            description="Central-lab test code.")
+    value: pl.Float64 = pa.Field(description="Numeric result in `unit`.")
+    unit: str = pa.Field(description="Unit as reported.")
+    value_original: str = pa.Field(description="Result text as sent by the lab.")
+
+
+# core table -> contract, in the order the tables are validated.
+CORE_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "participants": Participant,
+    "infusions": Infusion,
+    "cgm_readings": CgmReading,
+    "she_events": SevereHypoglycemiaEvent,
+    "insulin_diary": InsulinDiaryDay,
+    "adverse_events": AdverseEvent,
+    "concomitant_medications": ConcomitantMedication,
+    "disposition": Disposition,
+    "lab_results": LabResult,
+}

@@ -1,0 +1,36 @@
+-- Every file ever received, and every run. Carried over from the previous warehouse each night.
+CREATE TABLE IF NOT EXISTS audit.files (
+    file_id        VARCHAR PRIMARY KEY,   -- first 16 hex digits of the file's sha256
+    sha256         VARCHAR NOT NULL,
+    site_id        VARCHAR NOT NULL,
+    kind           VARCHAR NOT NULL,      -- cgm | edc | lab (landing sub-folder)
+    rel_path       VARCHAR NOT NULL,      -- path under the landing dir
+    participant_id VARCHAR,               -- from a CGM file's name (<participant_id>__*.csv)
+    size_bytes     BIGINT NOT NULL,
+    received_at    TIMESTAMP NOT NULL,    -- file modification time, UTC
+    export_format  VARCHAR,
+    first_seen_run VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit.runs (
+    run_id           VARCHAR PRIMARY KEY,
+    flow_run_id      VARCHAR,
+    started_at       TIMESTAMP NOT NULL,
+    finished_at      TIMESTAMP NOT NULL,
+    status           VARCHAR NOT NULL,
+    as_of            DATE,
+    sites            VARCHAR,
+    full_refresh     BOOLEAN NOT NULL,
+    n_files          INTEGER NOT NULL,
+    package_versions VARCHAR NOT NULL,    -- JSON object
+    git_commit       VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit.run_files (
+    run_id  VARCHAR NOT NULL,
+    file_id VARCHAR NOT NULL,
+    status  VARCHAR NOT NULL              -- new | unchanged
+);
+CREATE TABLE IF NOT EXISTS audit.table_rows (
+    run_id     VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    n_rows     BIGINT NOT NULL
+);

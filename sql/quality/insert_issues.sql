@@ -1,0 +1,2 @@
+-- Append the issues registered by the caller as _issues.
+INSERT INTO quality.issues BY NAME SELECT * FROM _issues;

@@ -1,0 +1,2 @@
+-- Load this night's staged Parquet partitions (one per file, keyed by sha256) into raw.dexcom_clarity.
+INSERT INTO raw.dexcom_clarity BY NAME SELECT * FROM read_parquet($files) ORDER BY file_id, row_number;

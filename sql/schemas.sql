@@ -1,0 +1,6 @@
+-- The warehouse's five layers (DESIGN.md, "Data flow").
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS core;
+CREATE SCHEMA IF NOT EXISTS quality;
+CREATE SCHEMA IF NOT EXISTS endpoints;
+CREATE SCHEMA IF NOT EXISTS audit;

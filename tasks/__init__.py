@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers around isletflow functions. They pass paths, not connections."""

@@ -1,0 +1,32 @@
+"""Tasks that read the landing folder."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from isletflow.config import PipelineConfig
+from isletflow.landing import LandingFile, LandingProblem, scan_landing
+from isletflow.staging import StagedFile, stage_export
+
+
+@task(name="discover-files", retries=2, retry_delay_seconds=5, timeout_seconds=600)
+def discover_files(cfg: PipelineConfig) -> tuple[list[LandingFile], list[LandingProblem]]:
+    """New and known exports under the landing folder, hashed; problems reported, not raised."""
+    files, problems = scan_landing(cfg.landing_dir, {s.site_id for s in cfg.site_registry},
+                                   cfg.sites, cfg.as_of)
+    log = get_run_logger()
+    log.info("discovered %d export files (%d not loadable) under %s", len(files), len(problems),
+             cfg.landing_dir)
+    for p in problems:
+        log.warning("not loaded: %s (%s: %s)", p.rel_path, p.rule, p.message)
+    return files, problems
+
+
+@task(name="stage-file", retries=2, retry_delay_seconds=2, timeout_seconds=900,
+      task_run_name="stage {f.rel_path}")
+def stage_file(f: LandingFile, cfg: PipelineConfig) -> StagedFile:
+    """Parse one export into its Parquet partition (skipped when its sha256 is already staged)."""
+    staged = stage_export(f, cfg.stage_dir, refresh=cfg.full_refresh)
+    if staged.error:
+        get_run_logger().warning("unreadable: %s: %s", f.rel_path, staged.error)
+    return staged
