@@ -7,6 +7,7 @@ pandas batches of the core tables.
 from __future__ import annotations
 
 import great_expectations as gx
+from great_expectations.expectations.row_conditions import Column
 
 # Plausible ranges of each central-lab analyte in the units the labs report.
 LAB_RANGES: dict[str, tuple[float, float]] = {
@@ -34,7 +35,7 @@ def lab_results_suite() -> gx.ExpectationSuite:
     for analyte, (lo, hi) in LAB_RANGES.items():
         suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(
             column="value", min_value=lo, max_value=hi,
-            row_condition=f'analyte=="{analyte}"', condition_parser="pandas",
+            row_condition=Column("analyte") == analyte,
             meta={"analyte": analyte}))
     suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column="collection_date"))
     return suite

@@ -2,14 +2,13 @@
 -- Local device time is read in the site's time zone (core.sites), across daylight-saving changes:
 --  * an ambiguous local time (the repeated hour when clocks go back) is read as the earlier
 --    instant (summer time) until the file's clock has gone back, i.e. until an earlier row of
---    the same file carried a later local time; after that, as the later instant (standard time);
+--    the same file carried the same or a later local time; then as the later instant (standard);
 --  * a non-existent local time (the skipped hour when clocks go forward) is read with the
 --    offset in force before the change (standard time), i.e. one hour later on the wall clock.
--- "Low"/"High" are censored
--- readings: kept, flagged, and given the boundary value (40 / 400 mg/dL, Dexcom's reporting
--- range). mmol/L is converted with x 18.018 and rounded to whole mg/dL.
+-- "Low"/"High" are censored readings: kept, flagged, and given the boundary value (40 / 400
+-- mg/dL, Dexcom's reporting range). mmol/L is converted with x 18.018 and rounded to whole mg/dL.
 -- Rows with a duplicate (participant, UTC time) are kept here and flagged; the endpoint layer
--- uses the first by (file, row). core.cgm_duplicates lists them.
+-- uses the first by (file, row); quality.issues lists the others (duplicate_timestamp).
 CREATE OR REPLACE TABLE core.cgm_readings AS
 WITH egv AS (
     SELECT r.file_id, r.row_number, f.site_id, f.participant_id, s.timezone,
@@ -30,7 +29,7 @@ WITH egv AS (
     FROM egv
 ), typed AS (
     SELECT *,
-           CASE WHEN utc_earlier < utc_later AND NOT coalesce(timestamp_local < latest_before, false)
+           CASE WHEN utc_earlier < utc_later AND NOT coalesce(timestamp_local <= latest_before, false)
                 THEN utc_earlier ELSE utc_later END AS timestamp_utc,
            CASE glucose_text WHEN 'Low' THEN 'low' WHEN 'High' THEN 'high' END AS censored,
            CASE

@@ -1,0 +1,88 @@
+"""sql/core/03_cgm_readings.sql on a tiny raw table: units, censoring, local time -> UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+import pytest
+
+from isletflow.config import SITES
+from isletflow.warehouse import run_sql, write_table
+
+
+def harmonise(site: str, rows: list[tuple[str, str]], unit: str = "mg/dL") -> pl.DataFrame:
+    """Run the core CGM SQL on EGV rows (local timestamp, glucose text) of one file."""
+    con = duckdb.connect()
+    run_sql(con, "schemas.sql")
+    run_sql(con, "audit/tables.sql")
+    run_sql(con, "raw/tables.sql")
+    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
+                                                 for s in SITES]))
+    con.execute("INSERT INTO audit.files VALUES ('f000000000000001', 'x', ?, 'cgm', 'p', "
+                "'US01-001', 1, TIMESTAMP '2025-01-01', 'dexcom_clarity', 'r')", [site])
+    raw = pl.DataFrame({
+        "file_id": "f000000000000001", "row_number": list(range(10, 10 + len(rows))),
+        "timestamp": [t for t, _ in rows], "event_type": "EGV", "glucose_value": [g for _, g in rows],
+        "glucose_unit": unit,
+    })
+    con.register("_raw", raw.to_arrow())
+    con.execute("INSERT INTO raw.dexcom_clarity BY NAME SELECT * FROM _raw")
+    run_sql(con, "core/03_cgm_readings.sql")
+    return con.sql("SELECT * FROM core.cgm_readings ORDER BY source_row").pl()
+
+
+def utc(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s)
+
+
+def test_chicago_clocks_go_back_no_hour_lost_or_doubled():
+    # 3 Nov 2024, America/Chicago: 01:00-01:59 happens twice (CDT = UTC-5, then CST = UTC-6)
+    local = ["2024-11-03T01:50:00", "2024-11-03T01:55:00",   # CDT, first pass
+             "2024-11-03T01:00:00", "2024-11-03T01:05:00",   # CST, second pass
+             "2024-11-03T01:55:00", "2024-11-03T02:00:00"]
+    out = harmonise("US01", [(t, "100") for t in local])
+    assert out["timestamp_utc"].to_list() == [
+        utc("2024-11-03 06:50"), utc("2024-11-03 06:55"),
+        utc("2024-11-03 07:00"), utc("2024-11-03 07:05"),
+        utc("2024-11-03 07:55"), utc("2024-11-03 08:00")]
+    assert not out["is_duplicate"].any()
+
+
+def test_berlin_clocks_go_forward_and_a_non_existent_time_reads_as_standard_time():
+    # 31 Mar 2024, Europe/Berlin: 02:00-02:59 does not exist (CET = UTC+1 -> CEST = UTC+2)
+    out = harmonise("DE01", [("2024-03-31T01:55:00", "100"), ("2024-03-31T03:00:00", "100"),
+                             ("2024-03-31T02:30:00", "100")])
+    assert out["timestamp_utc"].to_list() == [utc("2024-03-31 00:55"), utc("2024-03-31 01:00"),
+                                              utc("2024-03-31 01:30")]
+
+
+def test_berlin_clocks_go_back_on_another_date_than_north_america():
+    # 27 Oct 2024, Europe/Berlin: 02:00-02:59 twice (CEST = UTC+2, then CET = UTC+1)
+    out = harmonise("DE01", [("2024-10-27T02:55:00", "100"), ("2024-10-27T02:00:00", "100")])
+    assert out["timestamp_utc"].to_list() == [utc("2024-10-27 00:55"), utc("2024-10-27 01:00")]
+    # the same wall-clock times in Chicago that day are ordinary CDT (UTC-5)
+    out = harmonise("US01", [("2024-10-27T02:55:00", "100")])
+    assert out["timestamp_utc"].to_list() == [utc("2024-10-27 07:55")]
+
+
+def test_low_high_are_censored_boundary_values_and_mmol_is_converted():
+    out = harmonise("CA01", [("2024-06-01T10:00:00", "Low"), ("2024-06-01T10:05:00", "High"),
+                             ("2024-06-01T10:10:00", "5.5")], unit="mmol/L")
+    assert out["censored"].to_list() == ["low", "high", None]
+    # 5.5 mmol/L x 18.018 = 99.099 -> 99 mg/dL
+    assert out["glucose_mg_dl"].to_list() == [40.0, 400.0, 99.0]
+    assert out["glucose_original"].to_list() == ["Low", "High", "5.5"]
+
+
+def test_a_repeated_utc_time_is_flagged_not_dropped():
+    out = harmonise("US01", [("2024-06-01T10:00:00", "100"), ("2024-06-01T10:00:00", "120")])
+    assert out["is_duplicate"].to_list() == [False, True]
+    assert out.height == 2
+
+
+@pytest.mark.parametrize("text", ["abc", ""])
+def test_unparseable_glucose_becomes_null_for_the_contract_to_catch(text):
+    out = harmonise("US01", [("2024-06-01T10:00:00", text)])
+    assert out["glucose_mg_dl"].to_list() == [None]

@@ -1,0 +1,79 @@
+"""The published headline, derived from the endpoint tables of the full sample trial.
+
+SEED-trial-news.txt: 14 adults, 2 half dose and 12 full dose; among the 12 all free of severe
+hypoglycaemia, HbA1c < 7 % and time in range > 70 %; 10 insulin independent, the other 2 with
+reduced doses; 2 deaths.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from flows.nightly import nightly
+from isletflow.demo import generate_trial
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def full_trial(tmp_path_factory, prefect_server):
+    root = tmp_path_factory.mktemp("full")
+    generate_trial(root / "landing")
+    wh = root / "warehouse.duckdb"
+    result = nightly(landing_dir=str(root / "landing"), warehouse=str(wh))
+    con = duckdb.connect(str(wh), read_only=True)
+    yield con, result
+    con.close()
+
+
+def one(con, sql):
+    return con.sql(sql).fetchall()[0][0]
+
+
+def test_fourteen_participants_two_half_twelve_full(full_trial):
+    con, result = full_trial
+    assert result["files_not_loaded"] == 0
+    assert sum(result["rows_quarantined"].values()) == 0
+    assert con.sql("SELECT dose_group, count(*) FROM endpoints.participant_summary "
+                   "GROUP BY ALL ORDER BY 1").fetchall() == [("full", 12), ("half", 2)]
+    assert one(con, "SELECT count(DISTINCT site_id) FROM endpoints.participant_summary") >= 4
+    assert one(con, "SELECT count(DISTINCT region) FROM core.sites JOIN core.participants "
+                    "USING (site_id)") == 2
+
+
+def test_all_full_dose_participants_meet_the_headline(full_trial):
+    con, _ = full_trial
+    full = "FROM endpoints.participant_summary WHERE dose_group = 'full'"
+    assert one(con, f"SELECT count(*) {full} AND she_free_d90_365") == 12
+    assert one(con, f"SELECT count(*) {full} AND last_hba1c_pct < 7.0") == 12
+    assert one(con, f"SELECT count(*) {full} AND tir_day365_pct > 70.0") == 12
+    assert one(con, f"SELECT count(*) {full} AND cgm_day365_sufficient") == 12
+    assert one(con, f"SELECT count(*) {full} AND primary_met") == 12
+
+
+def test_ten_insulin_independent_two_reduced(full_trial):
+    con, _ = full_trial
+    full = "FROM endpoints.participant_summary WHERE dose_group = 'full'"
+    assert one(con, f"SELECT count(*) {full} AND insulin_independent_d180_365") == 10
+    reduced = con.sql(f"SELECT insulin_dose_change_pct {full} "
+                      "AND NOT insulin_independent_d180_365").fetchall()
+    assert len(reduced) == 2
+    assert all(r[0] < -25.0 for r in reduced)  # a real reduction, not noise
+
+
+def test_two_deaths_with_their_causes(full_trial):
+    con, _ = full_trial
+    causes = [r[0] for r in con.sql("SELECT death_cause FROM core.disposition "
+                                    "WHERE status = 'died' ORDER BY 1").fetchall()]
+    assert causes == ["Cryptococcal meningitis",
+                      "Worsening of pre-existing neurocognitive disorder"]
+
+
+def test_serious_neutropenia_in_three(full_trial):
+    con, _ = full_trial
+    assert one(con, "SELECT count(DISTINCT participant_id) FROM core.adverse_events "
+                    "WHERE preferred_term = 'Neutropenia' AND serious") == 3
+    # and the central lab shows it: ANC below 1000 /mm3 (CTCAE v5 grade >= 3) in 3 people
+    assert one(con, "SELECT count(DISTINCT participant_id) FROM core.lab_results "
+                    "WHERE analyte = 'ANC' AND value < 1000") == 3
