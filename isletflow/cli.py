@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,8 @@ from rich.table import Table
 
 app = typer.Typer(help="isletflow: nightly data pipeline of the islet-therapy trial.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
+# Wide enough for the summary when piped (rich would fall back to 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 DEFAULT_LANDING = Path("data/landing")
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")

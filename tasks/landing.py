@@ -22,8 +22,7 @@ def discover_files(cfg: PipelineConfig) -> tuple[list[LandingFile], list[Landing
     return files, problems
 
 
-@task(name="stage-file", retries=2, retry_delay_seconds=2, timeout_seconds=900,
-      task_run_name="stage {f.rel_path}")
+@task(name="stage-file", retries=2, retry_delay_seconds=2, task_run_name="stage {f.rel_path}")
 def stage_file(f: LandingFile, cfg: PipelineConfig) -> StagedFile:
     """Parse one export into its Parquet partition (skipped when its sha256 is already staged)."""
     staged = stage_export(f, cfg.stage_dir, refresh=cfg.full_refresh)
