@@ -30,7 +30,7 @@ SITES: tuple[Site, ...] = (
     Site("US01", "Chicago", "US", "North America", "America/Chicago"),
     Site("CA01", "Toronto", "CA", "North America", "America/Toronto"),
     Site("DE01", "Berlin", "DE", "Europe", "Europe/Berlin"),
-    Site("NL01", "Leiden", "NL", "Europe", "Europe/Amsterdam"),
+    Site("GB01", "London", "GB", "Europe", "Europe/London"),
 )
 SITES_BY_ID = {s.site_id: s for s in SITES}
 

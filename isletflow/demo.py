@@ -13,10 +13,10 @@ publication leaves open, made here and documented so a reader can check them:
 * Both deaths are placed in the two half-dose (Part A) participants, so the 12 full-dose
   participants all complete day 365 and the efficacy headline stays about all 12.
 * Reduced-dose participants: CA01-003 and DE01-002. Serious neutropenia: US01-002, DE01-001,
-  NL01-003 (ANC nadir < 1000 /mm3 on day 56, CTCAE v5 grade 3).
+  GB01-003 (ANC nadir < 1000 /mm3 on day 56, CTCAE v5 grade 3).
 * Noise: sensor warm-up gaps every 10 days, random signal losses, one 20-day sensor gap inside
-  DE01-003's day-90 window, a missed day-90 lab visit (US01-004) and day-270 visit (NL01-002),
-  a severe hypoglycaemic event on day 45 (NL01-001, before the day 90-365 window), ~4 % of
+  DE01-003's day-90 window, a missed day-90 lab visit (US01-004) and day-270 visit (GB01-002),
+  a severe hypoglycaemic event on day 45 (GB01-001, before the day 90-365 window), ~4 % of
   insulin-diary days missing.
 
 Deterministic for a seed: the same seed gives byte-identical files.
@@ -85,7 +85,7 @@ PROFILES: tuple[Profile, ...] = (
     Profile("US01-001", "half", "partial", death="cryptococcal", she_days_after_infusion=(130,)),
     Profile("CA01-003", "full", "reduced"),
     Profile("DE01-001", "full", "independent", neutropenia=True),
-    Profile("NL01-001", "full", "independent", she_days_after_infusion=(45,)),
+    Profile("GB01-001", "full", "independent", she_days_after_infusion=(45,)),
     Profile("CA01-001", "half", "partial", death="neurocognitive"),
     Profile("US01-002", "full", "independent", neutropenia=True),
     Profile("US01-003", "full", "independent"),
@@ -94,8 +94,8 @@ PROFILES: tuple[Profile, ...] = (
     Profile("CA01-004", "full", "independent"),
     Profile("DE01-002", "full", "reduced"),
     Profile("DE01-003", "full", "independent", cgm_gap_days=(66, 85)),
-    Profile("NL01-002", "full", "independent", missed_visit="day_270"),
-    Profile("NL01-003", "full", "independent", neutropenia=True),
+    Profile("GB01-002", "full", "independent", missed_visit="day_270"),
+    Profile("GB01-003", "full", "independent", neutropenia=True),
 )
 
 DEATH_DAY = {"cryptococcal": 241, "neurocognitive": 301}

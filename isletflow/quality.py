@@ -62,8 +62,11 @@ def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str)
 @functools.lru_cache(maxsize=1)
 def _gx_batch_definition():
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # no tqdm bars on the run's output: the flow logs its own progress
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     asset = context.data_sources.add_pandas("core").add_dataframe_asset("table")
     return asset.add_batch_definition_whole_dataframe("whole_table")
 

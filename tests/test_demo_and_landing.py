@@ -28,12 +28,12 @@ def test_layout_follows_the_landing_contract(tmp_path):
     m = generate_trial(tmp_path, seed=1, participants=4, days=10)
     rel = {p.relative_to(tmp_path).as_posix() for p in m.files}
     assert "US01/cgm/US01-001__clarity_export.csv" in rel
-    assert "DE01/edc/enrolment.csv" in rel and "NL01/lab/central_lab_results.csv" in rel
+    assert "DE01/edc/enrolment.csv" in rel and "GB01/lab/central_lab_results.csv" in rel
     files, problems = scan_landing(tmp_path, set(SITES_BY_ID))
     assert problems == []
     assert len(files) == len(m.files)
     cgm = [f for f in files if f.kind == "cgm"]
-    assert sorted(f.participant_id for f in cgm) == ["CA01-003", "DE01-001", "NL01-001",
+    assert sorted(f.participant_id for f in cgm) == ["CA01-003", "DE01-001", "GB01-001",
                                                      "US01-001"]
     # the export itself carries the patient's name, never the trial ID
     assert "US01-001" not in (tmp_path / "US01/cgm/US01-001__clarity_export.csv").read_text(
