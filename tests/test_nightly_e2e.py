@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import duckdb
 import pytest
@@ -130,3 +131,22 @@ def test_no_planted_personal_data_anywhere_in_the_warehouse(small_trial):
             text = con.sql(f'SELECT string_agg("{c}", \'|\') FROM {s}."{t}"').fetchall()[0][0]
             for phi in manifest.planted_phi:
                 assert phi not in (text or ""), f"{phi!r} found in {s}.{t}.{c}"
+
+
+def test_cli_query_reads_the_warehouse_and_cannot_write_it(small_trial):
+    from typer.testing import CliRunner
+
+    from isletflow.cli import app
+
+    _, wh, _, _, _ = small_trial
+    runner = CliRunner()
+    ok = runner.invoke(app, ["query", "SELECT count(*) AS n FROM core.participants",
+                             "--warehouse", str(wh)])
+    assert ok.exit_code == 0, ok.output
+    assert re.search(r"│\s*4\s*│", ok.output), ok.output
+    bad = runner.invoke(app, ["query", "DELETE FROM core.participants", "--warehouse", str(wh)])
+    assert bad.exit_code != 0
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM core.participants").fetchall()[0][0] == 4
+    summary = runner.invoke(app, ["summary", "--warehouse", str(wh)])
+    assert summary.exit_code == 0 and "Trial totals" in summary.output

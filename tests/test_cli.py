@@ -1,0 +1,34 @@
+"""The command line: help on every command, clear errors, demo data."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from isletflow.cli import app
+
+runner = CliRunner()
+
+
+def test_every_command_has_help():
+    for cmd in ("demo-data", "run", "query", "summary"):
+        r = runner.invoke(app, [cmd, "--help"])
+        assert r.exit_code == 0 and "Usage" in r.output, cmd
+
+
+def test_missing_warehouse_is_a_clear_error(tmp_path):
+    r = runner.invoke(app, ["query", "SELECT 1", "--warehouse", str(tmp_path / "none.duckdb")])
+    assert r.exit_code == 2
+    assert "no warehouse at" in r.output and "isletflow run" in r.output
+
+
+def test_run_without_landing_folder_says_how_to_make_one(tmp_path):
+    r = runner.invoke(app, ["run", "--landing", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "isletflow demo-data" in r.output
+
+
+def test_demo_data_writes_the_landing_folder(tmp_path):
+    r = runner.invoke(app, ["demo-data", "--out", str(tmp_path), "--participants", "2",
+                            "--days", "3"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "US01/cgm/US01-001__clarity_export.csv").exists()
+    assert "2 participants" in r.output
