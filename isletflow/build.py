@@ -166,7 +166,8 @@ def _git_commit() -> str | None:
 
 def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dict[str, int]:
     """Record the run in audit, then swap the build file in place of the warehouse (atomic
-    rename on the same file system). Returns rows per table of the published warehouse."""
+    rename on the same file system). Returns rows per data table (raw, core, quality,
+    endpoints) of the published warehouse, as recorded in audit.table_rows."""
     versions = {}
     for pkg in PACKAGES:
         try:
@@ -174,7 +175,7 @@ def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dic
         except metadata.PackageNotFoundError:
             versions[pkg] = None
     with connect(build) as con:
-        counts = table_counts(con)
+        counts = {k: v for k, v in table_counts(con).items() if not k.startswith("audit.")}
         run_row = pl.DataFrame([{
             "run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": run.started_at,
             "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status": "published",
