@@ -36,7 +36,7 @@ def nightly(
     build = build_path_for(cfg.warehouse, run.run_id)
     try:
         build_core(cfg, build, files, staged, problems, run)
-        quarantined = validate_core(build)
+        quarantined = validate_core(build, cfg.reference_time or run.started_at)
         endpoint_rows = compute_endpoints(build, cfg)
         counts = publish(build, cfg, run, len(files))
     finally:

@@ -81,21 +81,24 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             [{"site_id": s.site_id, "city": s.city, "country": s.country, "region": s.region,
               "timezone": s.timezone} for s in cfg.site_registry]))
         run_sql(con, "raw/tables.sql")
-        for fmt in ("dexcom_clarity", "redcap", "central_lab"):
+        for fmt in ("dexcom_clarity", "libreview", "redcap", "central_lab"):
             parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
             if parts:
                 run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
         for name in sql_files("core"):
             run_sql(con, name)
-        run_sql(con, "quality/harmonisation_issues.sql")
         file_issues = [
             {"table_name": "(file)", "source_file_id": None, "source_row": None,
              "rule": p.rule, "severity": "error", "column_name": None, "value": p.rel_path,
              "message": p.message} for p in problems
         ] + [
             {"table_name": "(file)", "source_file_id": s.file_id, "source_row": None,
-             "rule": "unreadable_file", "severity": "error", "column_name": None, "value": None,
+             "rule": s.error_rule, "severity": "error", "column_name": None, "value": None,
              "message": s.error} for s in staged if s.error
+        ] + [
+            {"table_name": "(file)", "source_file_id": s.file_id, "source_row": p.row_number,
+             "rule": p.rule, "severity": "error", "column_name": None, "value": p.value,
+             "message": p.message} for s in staged for p in s.problems
         ]
         if file_issues:
             con.register("_issues", pl.DataFrame(file_issues, schema=ISSUE_SCHEMA).to_arrow())
@@ -104,35 +107,56 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         return table_counts(con)
 
 
-def validate_build(build: Path) -> dict[str, int]:
-    """Validate every core table (pandera; GX on CGM readings and lab results) and move the
-    failing rows to quality.quarantined_rows. Returns rows quarantined per table."""
-    moved: dict[str, int] = {}
+def validate_build(build: Path, now: dt.datetime) -> dict[str, int]:
+    """Check the core tables and move failing rows to quality.quarantined_rows:
+
+    1. the row rules of ``sql/quality/rules/`` (unknown participant, wrong site, unreadable
+       values, future or pre-enrolment dates, conflicting values within a file; ``now`` is the
+       run's reference time, UTC);
+    2. the pandera contract of every core table, and the GX suites of CGM readings and lab
+       results, on what is left;
+    3. then overlapping exports are resolved (``sql/resolve/``).
+
+    Returns rows quarantined per core table.
+    """
+    moved = dict.fromkeys(CORE_MODELS, 0)
     with connect(build) as con:
+        rule_issues = [_select(con, name, {"now": now}) for name in sql_files("quality/rules")]
+        _quarantine(con, pl.concat(rule_issues), moved)
         for table, model in CORE_MODELS.items():
             df = read_table(con, f"core.{table}")
             issues = pandera_issues(df, model, table)
             if table in GX_SUITES:
                 issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
-            if issues.height == 0:
-                moved[table] = 0
-                continue
-            con.register("_issues", issues.to_arrow())
-            run_sql(con, "quality/insert_issues.sql")
-            con.unregister("_issues")
-            bad = issues.select("source_file_id", "source_row").unique()
-            con.register("bad", bad.to_arrow())
-            con.execute(_quarantine_sql(table))
-            con.unregister("bad")
-            moved[table] = bad.height
+            _quarantine(con, issues, moved)
+        for name in sql_files("resolve"):
+            run_sql(con, name)
         run_sql(con, "quality/site_queries.sql")
     return moved
 
 
-def _quarantine_sql(table: str) -> str:
-    if table not in CORE_MODELS:
-        raise ValueError(f"not a core table: {table}")
-    return sql_text("quality/quarantine.sql").replace("{table}", table)
+def _select(con, name: str, params: dict) -> pl.DataFrame:
+    text = sql_text(name)
+    used = {k: v for k, v in params.items() if f"${k}" in text}
+    return con.sql(text, params=used or None).pl().cast(ISSUE_SCHEMA)
+
+
+def _quarantine(con, issues: pl.DataFrame, moved: dict[str, int]) -> None:
+    """Record ``issues`` and move their error rows out of their core tables."""
+    if issues.height == 0:
+        return
+    con.register("_issues", issues.to_arrow())
+    run_sql(con, "quality/insert_issues.sql")
+    con.unregister("_issues")
+    errors = issues.filter(pl.col("severity") == "error")
+    for (table,), part in errors.group_by(["table_name"], maintain_order=True):
+        if table not in CORE_MODELS:
+            raise ValueError(f"not a core table: {table}")
+        bad = part.select("source_file_id", "source_row").unique()
+        con.register("bad", bad.to_arrow())
+        con.execute(sql_text("quality/quarantine.sql").replace("{table}", table))
+        con.unregister("bad")
+        moved[table] += bad.height
 
 
 def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:

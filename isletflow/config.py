@@ -89,6 +89,13 @@ class PipelineConfig:
     site_registry: tuple[Site, ...] = field(default=SITES)
 
     @property
+    def reference_time(self) -> dt.datetime | None:
+        """End of the as-of day (UTC): nothing may be dated after it. None: the run's start."""
+        if self.as_of is None:
+            return None
+        return dt.datetime.combine(self.as_of + dt.timedelta(days=1), dt.time())
+
+    @property
     def stage_dir(self) -> Path:
         """Per-file Parquet partitions, keyed by sha256, next to the warehouse."""
         return self.warehouse.parent / "stage"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from isletflow.landing import LandingFile
-from isletflow.readers import FORMATS, read_export
+from isletflow.readers import FORMATS, RowProblem, read_export
+
+# The export formats a site may send in each landing sub-folder.
+FORMATS_BY_KIND = {"cgm": ("dexcom_clarity", "libreview"), "edc": ("redcap",),
+                   "lab": ("central_lab",)}
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,8 @@ class StagedFile:
     parquet: Path | None
     n_rows: int
     error: str | None = None
+    error_rule: str | None = None
+    problems: tuple[RowProblem, ...] = field(default_factory=tuple)
     cached: bool = False
 
 
@@ -27,25 +34,46 @@ def staged_path(stage_dir: Path, fmt: str, sha256: str) -> Path:
     return stage_dir / fmt / f"{sha256}.parquet"
 
 
+def _rule_of(err: Exception) -> str:
+    names = {"UnknownFormatError": "unknown_format", "ExportEncodingError": "wrong_encoding",
+             "ExportLayoutError": "missing_or_renamed_column"}
+    return names.get(type(err).__name__, "unreadable_file")
+
+
 def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> StagedFile:
     """Read ``f`` with the reader its content calls for and write ``stage/<format>/<sha>.parquet``.
 
     An unchanged file (same sha256) is not parsed again unless ``refresh``. A file that cannot
-    be read is not an exception: the returned record carries the error for quality.issues.
+    be read is not an exception: the returned record carries the error and its rule for
+    quality.issues. Rows the reader could not take (a truncated last row) travel with it.
     """
     if not refresh:
         for fmt in FORMATS:
             p = staged_path(stage_dir, fmt, f.sha256)
             if p.exists():
+                meta = pl.read_parquet_metadata(p)
+                problems = tuple(RowProblem(**d) for d in json.loads(meta.get("problems", "[]")))
                 n = pl.scan_parquet(p).select(pl.len()).collect().item()
-                return StagedFile(f.file_id, fmt, p, n, cached=True)
+                return StagedFile(f.file_id, fmt, p, n, problems=problems, cached=True)
+    if f.size_bytes == 0:
+        return StagedFile(f.file_id, None, None, 0, error="empty file (0 bytes)",
+                          error_rule="empty_file")
     try:
-        fmt, df = read_export(f.path)
-    except (ValueError, pl.exceptions.PolarsError, UnicodeDecodeError) as err:
-        return StagedFile(f.file_id, None, None, 0, error=str(err).replace(str(f.path), f.rel_path))
+        fmt, df, problems = read_export(f.path)
+    except (ValueError, pl.exceptions.PolarsError) as err:
+        return StagedFile(f.file_id, None, None, 0, error=str(err), error_rule=_rule_of(err))
+    if fmt not in FORMATS_BY_KIND[f.kind]:
+        return StagedFile(f.file_id, fmt, None, 0, error_rule="format_not_expected_here",
+                          error=f"a {fmt} file in the {f.kind}/ folder; expected "
+                                f"{' or '.join(FORMATS_BY_KIND[f.kind])}")
+    if df.height == 0:
+        return StagedFile(f.file_id, fmt, None, 0, error_rule="header_only",
+                          error="the file has a header but no data rows")
     p = staged_path(stage_dir, fmt, f.sha256)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".parquet.tmp")
-    df.insert_column(0, pl.lit(f.file_id).alias("file_id")).write_parquet(tmp)
+    problems_json = json.dumps([pr.__dict__ for pr in problems])
+    df.insert_column(0, pl.lit(f.file_id).alias("file_id")).write_parquet(
+        tmp, metadata={"problems": problems_json})
     tmp.replace(p)
-    return StagedFile(f.file_id, fmt, p, df.height)
+    return StagedFile(f.file_id, fmt, p, df.height, problems=tuple(problems))

@@ -50,7 +50,8 @@ class CgmReading(_Lineage):
     site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the export.")
     device: str = pa.Field(isin=["dexcom", "libre_historic", "libre_scan"],
                            description="Device and record type.")
-    interval_min: pl.Int32 = pa.Field(isin=[5, 15], description="Device sampling interval.")
+    interval_min: pl.Int32 = pa.Field(isin=[5, 15], nullable=True,
+                                      description="Sampling interval, min (none for scans).")
     timestamp_local: pl.Datetime("us") = pa.Field(description="Device clock (site local time).")
     timestamp_utc: pl.Datetime("us") = pa.Field(description="Reading time, UTC.")
     glucose_mg_dl: pl.Float64 = pa.Field(description="Glucose, mg/dL (censored: boundary).")
@@ -58,7 +59,6 @@ class CgmReading(_Lineage):
                              description="'low' for a Low reading (< 40), 'high' for High (> 400).")
     glucose_original: str = pa.Field(description="Glucose text as exported.")
     unit_original: str = pa.Field(isin=["mg/dL", "mmol/L"], description="Unit in the export.")
-    is_duplicate: bool = pa.Field(description="A reading at the same UTC time came first.")
 
 
 class SevereHypoglycemiaEvent(_Lineage):
@@ -113,9 +113,11 @@ class LabResult(_Lineage):
     collection_date: pl.Date = pa.Field(description="Sample collection date.")
     analyte: str = pa.Field(isin=["HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"],
                             description="Central-lab test code.")
-    value: pl.Float64 = pa.Field(description="Numeric result in `unit`.")
-    unit: str = pa.Field(description="Unit as reported.")
+    value: pl.Float64 = pa.Field(description="Result in `unit` (converted where needed).")
+    unit: str = pa.Field(isin=["%", "pmol/L", "cells/mm3"],
+                         description="Canonical unit: HbA1c NGSP %, C-peptide pmol/L, ANC /mm3.")
     value_original: str = pa.Field(description="Result text as sent by the lab.")
+    unit_original: str = pa.Field(description="Unit as sent by the lab.")
 
 
 # core table -> contract, in the order the tables are validated.

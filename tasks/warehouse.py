@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -24,9 +25,9 @@ def build_core(cfg: PipelineConfig, build: Path, files: list[LandingFile],
 
 
 @task(name="validate-core", timeout_seconds=1800)
-def validate_core(build: Path) -> dict[str, int]:
-    """pandera + GX contracts; failing rows moved to quality."""
-    moved = b.validate_build(build)
+def validate_core(build: Path, now: dt.datetime) -> dict[str, int]:
+    """Row rules, pandera + GX contracts; failing rows moved to quality; overlaps resolved."""
+    moved = b.validate_build(build, now)
     get_run_logger().info("rows quarantined per core table: %s", moved)
     return moved
 

@@ -104,7 +104,7 @@ def test_bad_rows_are_quarantined_with_file_row_and_rule(small_trial):
         row = con.sql("SELECT i.source_row FROM quality.issues i WHERE i.table_name = "
                       "'lab_results'").fetchall()
     assert q == [("DE01", "DE01/cgm/DE01-001__clarity_export.csv",
-                  "pandera:not_nullable", None),
+                  "unreadable_glucose", "abc"),
                  ("US01", "US01/lab/central_lab_results.csv",
                   "gx:expect_column_values_to_be_between", "40.0")]
     assert lab_rows == 0

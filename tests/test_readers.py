@@ -31,7 +31,7 @@ def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path
 
 
 def test_clarity_rows_keep_line_numbers_and_unit_and_drop_personal_data(tmp_path):
-    fmt, df = read_export(write(tmp_path, "whatever.csv", CLARITY))
+    fmt, df, _ = read_export(write(tmp_path, "whatever.csv", CLARITY))
     assert fmt == "dexcom_clarity"
     assert df.height == 8
     # line 1 is the header, so the first preamble row is line 2 and the High reading line 9
@@ -45,7 +45,7 @@ def test_clarity_rows_keep_line_numbers_and_unit_and_drop_personal_data(tmp_path
 
 def test_clarity_mmol_unit_comes_from_the_header(tmp_path):
     text = CLARITY.replace("(mg/dL)", "(mmol/L)").replace("(mg/dL/min)", "(mmol/L/min)")
-    _, df = read_export(write(tmp_path, "x.csv", text))
+    _, df, _ = read_export(write(tmp_path, "x.csv", text))
     assert set(df["glucose_unit"].to_list()) == {"mmol/L"}
 
 
@@ -54,7 +54,7 @@ def test_redcap_is_unpivoted_one_row_per_field_and_names_its_form(tmp_path):
             "she_date,she_assist,severe_hypoglycemia_complete\n"
             "US01-001,follow_up_arm_1,severe_hypoglycemia,1,2024-06-01,1,2\n"
             "US01-001,follow_up_arm_1,severe_hypoglycemia,2,2024-07-01,0,1\n")
-    fmt, df = read_export(write(tmp_path, "she.csv", text))
+    fmt, df, _ = read_export(write(tmp_path, "she.csv", text))
     assert fmt == "redcap"
     assert df.height == 4  # 2 records x 2 fields
     assert set(df["form"].to_list()) == {"severe_hypoglycemia"}
@@ -67,7 +67,7 @@ def test_redcap_is_unpivoted_one_row_per_field_and_names_its_form(tmp_path):
 def test_central_lab_file(tmp_path):
     text = ("subject_id,visit,collection_date,test_code,test_name,result,unit\n"
             "DE01-002,day_90,2024-09-01,HBA1C,Hemoglobin A1c,6.4,%\n")
-    fmt, df = read_export(write(tmp_path, "lab.csv", text))
+    fmt, df, _ = read_export(write(tmp_path, "lab.csv", text))
     assert fmt == "central_lab"
     assert df.row(0, named=True)["result"] == "6.4"
     assert df.row(0, named=True)["row_number"] == 2

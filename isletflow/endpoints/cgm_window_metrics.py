@@ -18,10 +18,14 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
 
     A reading belongs to a window when its study day (local calendar date of the device
     clock minus the infusion date) lies in [start_day, end_day]. Expected readings = window
-    days x 1440 / device interval (288 a day for Dexcom), so % CGM active measures coverage
-    of the whole window (consensus 2019: >= 70 % of 14 days). Duplicate readings
-    (``is_duplicate``, a repeated UTC time) are left out. A window without readings still
-    gets its row, with ``n_readings`` 0, ``cgm_active_pct`` 0 and ``sufficient`` false.
+    days x 1440 / device interval (288 a day for Dexcom, 96 for Libre historic readings), so
+    % CGM active measures coverage of the whole window (consensus 2019: >= 70 % of 14 days).
+    Only current readings count (``status`` = 'current': overlaps and superseded values of
+    re-exports are left out), and only the sensor's own series: Libre scan readings
+    (``device`` = 'libre_scan') duplicate the historic series and are left out, as the
+    consensus metrics are defined on the continuous (historic) readings. A window without
+    readings still gets its row, with ``n_readings`` 0, ``cgm_active_pct`` 0 and
+    ``sufficient`` false.
     """
     win = pl.DataFrame(
         {"window": [w.name for w in windows], "start_day": [w.start_day for w in windows],
@@ -29,9 +33,9 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
         schema={"window": pl.String, "start_day": pl.Int32, "end_day": pl.Int32,
                 "window_days": pl.Int32},
     )
-    r = readings
-    if "is_duplicate" in r.columns:
-        r = r.filter(~pl.col("is_duplicate"))
+    r = readings.filter(pl.col("device") != "libre_scan")
+    if "status" in r.columns:
+        r = r.filter(pl.col("status") == "current")
     r = with_study_day(
         r.select("participant_id", "timestamp_local", "timestamp_utc", "glucose_mg_dl",
                  "censored", "interval_min"),

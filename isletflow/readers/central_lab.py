@@ -1,4 +1,4 @@
-"""Central-lab results reader (one result per row: subject, visit, date, test, result, unit)."""
+"""Central-lab results reader: one result per row; `,` or `;` (decimal comma), UTF-8 or Latin-1."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ from pathlib import Path
 
 import polars as pl
 
+from isletflow.readers.text import (RowProblem, decode_export, read_csv_text, require_columns,
+                                    sniff_delimiter)
+
 CENTRAL_LAB_COLUMNS = ["subject_id", "visit", "collection_date", "test_code", "test_name",
                        "result", "unit"]
 
 
-def read_central_lab(path: Path) -> pl.DataFrame:
-    """Read a central-lab result file as text rows with their line numbers."""
-    df = pl.read_csv(path, infer_schema=False, row_index_name="row_number", row_index_offset=2,
-                     encoding="utf8")
-    return df.with_columns(pl.col("row_number").cast(pl.Int64)).select(
-        ["row_number", *CENTRAL_LAB_COLUMNS]
-    )
+def read_central_lab(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """Read a central-lab result file as text rows with their line numbers.
+
+    European labs send ``;``-separated files with decimal commas, some in Latin-1; the
+    ``decimal_mark`` column records which, so core SQL reads ``5,4`` as 5.4.
+    """
+    text, _ = decode_export(path, allow_latin1=True)
+    sep = sniff_delimiter(text.split("\n", 1)[0])
+    df, problems = read_csv_text(text, sep)
+    require_columns(path, df.columns, CENTRAL_LAB_COLUMNS, "central-lab")
+    return df.with_columns(decimal_mark=pl.lit("," if sep == ";" else ".")).select(
+        ["row_number", *CENTRAL_LAB_COLUMNS, "decimal_mark"]), problems

@@ -1,4 +1,4 @@
-"""Dexcom Clarity CSV export reader (the 14-column layout; unit taken from the header)."""
+"""Dexcom Clarity CSV export reader: 14- and 12-column layouts, English and German exports."""
 
 from __future__ import annotations
 
@@ -7,58 +7,73 @@ from pathlib import Path
 
 import polars as pl
 
-CLARITY_SIGNATURE = "Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type"
+from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, read_csv_text,
+                                    require_columns, sniff_delimiter)
 
-# Export header -> raw column name. Columns mapped to None hold personal data (the patient's
-# name and date of birth sit in "Patient Info"; device and transmitter serials in the others)
-# and are dropped here, before anything is stored.
+CLARITY_SIGNATURES = ("Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type",
+                      "Index;Zeitstempel (JJJJ-MM-TTThh:mm:ss);Ereignistyp")
+
+# Header (English / German translated export) -> raw column. None = personal data (the
+# patient's name and birth date sit in "Patient Info", serials in the device columns): dropped
+# here, before anything is stored. Glucose columns are matched without their unit.
 _COLUMNS: dict[str, str | None] = {
     "Index": "export_index",
     "Timestamp (YYYY-MM-DDThh:mm:ss)": "timestamp",
-    "Event Type": "event_type",
-    "Event Subtype": "event_subtype",
-    "Patient Info": None,
-    "Device Info": None,
-    "Source Device ID": None,
-    "Glucose Value": "glucose_value",
-    "Insulin Value (u)": "insulin_value",
-    "Carb Value (grams)": "carb_value",
-    "Duration (hh:mm:ss)": "duration",
+    "Zeitstempel (JJJJ-MM-TTThh:mm:ss)": "timestamp",
+    "Event Type": "event_type", "Ereignistyp": "event_type",
+    "Event Subtype": "event_subtype", "Ereignis-Subtyp": "event_subtype",
+    "Patient Info": None, "Patienteninfo": None,
+    "Device Info": None, "Geräteinfo": None,
+    "Source Device ID": None, "Quellgeräte-ID": None,
+    "Glucose Value": "glucose_value", "Glukosewert": "glucose_value",
+    "Insulin Value (u)": "insulin_value", "Insulinwert (E)": "insulin_value",
+    "Carb Value (grams)": "carb_value", "Kohlenhydratwert (Gramm)": "carb_value",
+    "Duration (hh:mm:ss)": "duration", "Dauer (hh:mm:ss)": "duration",
     "Glucose Rate of Change": "glucose_rate_of_change",
+    "Glukose-Änderungsrate": "glucose_rate_of_change",
     "Transmitter Time (Long Integer)": "transmitter_time",
-    "Transmitter ID": None,
+    "Transmitterzeit (lange Ganzzahl)": "transmitter_time",
+    "Transmitter ID": None, "Transmitter-ID": None,
 }
-_UNIT = re.compile(r"^(Glucose Value|Glucose Rate of Change) \((mg/dL|mmol/L)(/min)?\)$")
+_UNIT = re.compile(r"^(Glucose Value|Glukosewert|Glucose Rate of Change|Glukose-Änderungsrate)"
+                   r" \((mg/dL|mmol/L|mg/dl|mmol/l)(/min)?\)$")
+REQUIRED = ["export_index", "timestamp", "event_type", "event_subtype", "glucose_value"]
 RAW_COLUMNS = ["row_number", "export_index", "timestamp", "event_type", "event_subtype",
                "glucose_value", "glucose_unit", "insulin_value", "carb_value", "duration",
-               "glucose_rate_of_change", "transmitter_time"]
+               "glucose_rate_of_change", "transmitter_time", "export_language", "decimal_mark"]
 
 
-def read_clarity(path: Path) -> pl.DataFrame:
-    """Read a Clarity export as text rows, personal-data columns dropped, glucose unit added."""
-    df = pl.read_csv(path, infer_schema=False, row_index_name="row_number", row_index_offset=2,
-                     encoding="utf8")
+def read_clarity(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """Read a Clarity export as text rows: personal-data columns dropped, unit, language and
+    decimal mark of the export added (values stay as exported; core SQL interprets them)."""
+    text, _ = decode_export(path)
+    header = text.split("\n", 1)[0].rstrip("\r")
+    sep = sniff_delimiter(header)
+    df, problems = read_csv_text(text, sep)
     unit = None
     rename: dict[str, str] = {}
     drop: list[str] = []
     for col in df.columns[1:]:
         m = _UNIT.match(col)
         key = m.group(1) if m else col
-        if m and m.group(1) == "Glucose Value":
-            unit = m.group(2)
+        if m and m.group(1) in ("Glucose Value", "Glukosewert"):
+            unit = {"mg/dl": "mg/dL", "mmol/l": "mmol/L"}.get(m.group(2), m.group(2))
         if key not in _COLUMNS:
-            raise ValueError(f"{path}: unexpected Clarity column {col!r}")
+            raise ExportLayoutError(f"{path.name}: unexpected Clarity column {col!r}")
         target = _COLUMNS[key]
         if target is None:
             drop.append(col)
         else:
             rename[col] = target
+    require_columns(path, list(rename.values()), REQUIRED, "Dexcom Clarity")
     if unit is None:
-        raise ValueError(f"{path}: no 'Glucose Value (mg/dL|mmol/L)' column in the header")
+        raise ExportLayoutError(f"{path.name}: no glucose unit (mg/dL or mmol/L) in the header")
     out = df.drop(drop).rename(rename).with_columns(
-        pl.col("row_number").cast(pl.Int64), glucose_unit=pl.lit(unit)
+        glucose_unit=pl.lit(unit),
+        export_language=pl.lit("de" if header.startswith("Index;Zeitstempel") else "en"),
+        decimal_mark=pl.lit("," if sep == ";" else "."),
     )
     for col in RAW_COLUMNS:
-        if col not in out.columns:
+        if col not in out.columns:  # the older 12-column layout has no transmitter columns
             out = out.with_columns(pl.lit(None, pl.String).alias(col))
-    return out.select(RAW_COLUMNS)
+    return out.select(RAW_COLUMNS), problems

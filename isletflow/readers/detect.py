@@ -1,4 +1,4 @@
-"""Detect an export's format from its content (the header line), never from its file name."""
+"""Detect an export's format from its content (the first lines), never from its file name."""
 
 from __future__ import annotations
 
@@ -8,47 +8,56 @@ from pathlib import Path
 import polars as pl
 
 from isletflow.readers.central_lab import CENTRAL_LAB_COLUMNS, read_central_lab
-from isletflow.readers.clarity import CLARITY_SIGNATURE, read_clarity
+from isletflow.readers.cgm_long import long_header, read_cgm_long
+from isletflow.readers.clarity import CLARITY_SIGNATURES, read_clarity
+from isletflow.readers.libreview import LIBRE_HEADER_START, LIBRE_TITLE, read_libreview
 from isletflow.readers.redcap import REDCAP_SIGNATURE, read_redcap
+from isletflow.readers.text import RowProblem, head_lines, sniff_delimiter
 
 
 class UnknownFormatError(ValueError):
     """The file matches none of the known export formats."""
 
 
-FORMATS: dict[str, Callable[[Path], pl.DataFrame]] = {
+Reader = Callable[[Path], tuple[pl.DataFrame, list[RowProblem]]]
+FORMATS: dict[str, Reader] = {
     "dexcom_clarity": read_clarity,
+    "libreview": read_libreview,
     "redcap": read_redcap,
     "central_lab": read_central_lab,
+    "cgm_long": read_cgm_long,
 }
 
 EXPECTED = (
-    "a Dexcom Clarity export (header starting 'Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type'), "
-    "a REDCap flat export (header starting 'record_id,redcap_event_name'), or a central-lab "
-    f"file (header '{','.join(CENTRAL_LAB_COLUMNS)}')"
+    "a Dexcom Clarity export (header 'Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type,...' or "
+    "the German 'Index;Zeitstempel ...'), a LibreView export (title 'Glucose Data,Generated "
+    "on,...' then 'Device,Serial Number,Device Timestamp,Record Type,...'), a REDCap flat "
+    "export (header 'record_id,redcap_event_name,...'), a central-lab file (header "
+    f"'{','.join(CENTRAL_LAB_COLUMNS)}', ',' or ';') or a long CGM file (id,time,gl)"
 )
 
 
-def _first_line(path: Path) -> str:
-    with path.open("rb") as fh:
-        head = fh.readline(65536)
-    return head.decode("utf-8-sig", errors="replace").strip().strip("\r")
-
-
 def detect_format(path: Path) -> str:
-    """Name of the export format of ``path``, from its first line."""
-    line = _first_line(path)
-    if line.startswith(CLARITY_SIGNATURE):
+    """Name of the export format of ``path``, from its first two lines."""
+    first, second = (head_lines(path, 2) + ["", ""])[:2]
+    if first.startswith(CLARITY_SIGNATURES):
         return "dexcom_clarity"
-    if line.startswith(REDCAP_SIGNATURE):
+    if first.startswith(LIBRE_TITLE) or second.startswith(LIBRE_HEADER_START):
+        return "libreview"
+    if first.startswith(REDCAP_SIGNATURE):
         return "redcap"
-    if line.replace('"', "") == ",".join(CENTRAL_LAB_COLUMNS):
+    cells = [c.strip().strip('"') for c in first.split(sniff_delimiter(first))]
+    if cells == CENTRAL_LAB_COLUMNS:
         return "central_lab"
-    shown = line[:120] or "(empty file)"
-    raise UnknownFormatError(f"{path}: unknown export format; first line is {shown!r}; expected {EXPECTED}")
+    if long_header(cells):
+        return "cgm_long"
+    shown = first[:120] or "(empty file)"
+    raise UnknownFormatError(f"{path.name}: unknown export format; first line is {shown!r}; "
+                             f"expected {EXPECTED}")
 
 
-def read_export(path: Path) -> tuple[str, pl.DataFrame]:
+def read_export(path: Path) -> tuple[str, pl.DataFrame, list[RowProblem]]:
     """Detect the format of ``path`` and read it with the matching reader."""
     fmt = detect_format(path)
-    return fmt, FORMATS[fmt](path)
+    df, problems = FORMATS[fmt](path)
+    return fmt, df, problems

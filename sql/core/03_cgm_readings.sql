@@ -1,50 +1,70 @@
--- Dexcom EGV rows -> glucose readings in mg/dL with UTC time.
+-- CGM glucose readings from Dexcom Clarity (EGV rows) and LibreView (record type 0 historic,
+-- 1 scan, kept apart by `device`), in mg/dL with UTC time.
 -- Local device time is read in the site's time zone (core.sites), across daylight-saving changes:
 --  * an ambiguous local time (the repeated hour when clocks go back) is read as the earlier
 --    instant (summer time) until the file's clock has gone back, i.e. until an earlier row of
 --    the same file carried the same or a later local time; then as the later instant (standard);
 --  * a non-existent local time (the skipped hour when clocks go forward) is read with the
 --    offset in force before the change (standard time), i.e. one hour later on the wall clock.
--- "Low"/"High" are censored readings: kept, flagged, and given the boundary value (40 / 400
--- mg/dL, Dexcom's reporting range). mmol/L is converted with x 18.018 and rounded to whole mg/dL.
--- Rows with a duplicate (participant, UTC time) are kept here and flagged; the endpoint layer
--- uses the first by (file, row); quality.issues lists the others (duplicate_timestamp).
+-- LibreView timestamps: 'MM-DD-YYYY hh:mm AM/PM' (US) when they end in AM/PM, else
+-- 'DD-MM-YYYY HH:MM' (Europe). Dexcom "Low"/"High" (German "Niedrig"/"Hoch") are censored
+-- readings: kept, flagged, and given the boundary value (40 / 400 mg/dL, Dexcom's reporting
+-- range). mmol/L x 18.018, rounded to whole mg/dL; a decimal comma is read as a point.
+-- Files in quality.quarantined_files are left out. Overlaps between exports are resolved after
+-- validation (sql/resolve/).
 CREATE OR REPLACE TABLE core.cgm_readings AS
-WITH egv AS (
-    SELECT r.file_id, r.row_number, f.site_id, f.participant_id, s.timezone,
-           TRY_STRPTIME(r."timestamp", '%Y-%m-%dT%H:%M:%S') AS timestamp_local,
-           trim(r.glucose_value) AS glucose_text, r.glucose_unit
-    FROM raw.dexcom_clarity AS r
+WITH clarity AS (
+    SELECT file_id, row_number, 'dexcom' AS device, 5 AS interval_min,
+           TRY_STRPTIME("timestamp", '%Y-%m-%dT%H:%M:%S') AS timestamp_local,
+           trim(glucose_value) AS glucose_text, glucose_unit, decimal_mark
+    FROM raw.dexcom_clarity
+    WHERE event_type = 'EGV'
+), libre AS (
+    SELECT file_id, row_number,
+           CASE record_type WHEN '0' THEN 'libre_historic' ELSE 'libre_scan' END AS device,
+           CASE record_type WHEN '0' THEN 15 END AS interval_min,
+           CASE WHEN regexp_matches(device_timestamp, '(AM|PM)$')
+                THEN TRY_STRPTIME(device_timestamp, '%m-%d-%Y %I:%M %p')
+                ELSE TRY_STRPTIME(device_timestamp, '%d-%m-%Y %H:%M') END AS timestamp_local,
+           trim(CASE record_type WHEN '0' THEN historic_glucose ELSE scan_glucose END)
+               AS glucose_text,
+           glucose_unit, decimal_mark
+    FROM raw.libreview
+    WHERE record_type IN ('0', '1')
+), readings AS (
+    SELECT r.*, f.site_id, f.participant_id, s.timezone
+    FROM (SELECT * FROM clarity UNION ALL BY NAME SELECT * FROM libre) AS r
     JOIN audit.files AS f USING (file_id)
     LEFT JOIN core.sites AS s USING (site_id)
-    WHERE r.event_type = 'EGV'
+    WHERE r.file_id NOT IN (SELECT file_id FROM quality.quarantined_files)
 ), zoned AS (
     SELECT *,
            -- DuckDB (ICU) reads an ambiguous local time as the later (standard-time) instant.
            timezone('UTC', timezone(timezone, timestamp_local)) AS utc_later,
            timezone('UTC', timezone(timezone, timestamp_local - INTERVAL 1 HOUR))
                + INTERVAL 1 HOUR AS utc_earlier,
-           max(timestamp_local) OVER (PARTITION BY file_id ORDER BY row_number
+           max(timestamp_local) OVER (PARTITION BY file_id, device ORDER BY row_number
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_before
-    FROM egv
+    FROM readings
 ), typed AS (
     SELECT *,
            CASE WHEN utc_earlier < utc_later AND NOT coalesce(timestamp_local <= latest_before, false)
                 THEN utc_earlier ELSE utc_later END AS timestamp_utc,
-           CASE glucose_text WHEN 'Low' THEN 'low' WHEN 'High' THEN 'high' END AS censored,
-           CASE
-               WHEN glucose_text = 'Low' THEN 40.0
-               WHEN glucose_text = 'High' THEN 400.0
-               WHEN glucose_unit = 'mmol/L' THEN round(TRY_CAST(glucose_text AS DOUBLE) * 18.018)
-               ELSE TRY_CAST(glucose_text AS DOUBLE)
-           END AS glucose_mg_dl
+           CASE WHEN glucose_text IN ('Low', 'Niedrig') THEN 'low'
+                WHEN glucose_text IN ('High', 'Hoch') THEN 'high' END AS censored,
+           TRY_CAST(CASE WHEN decimal_mark = ',' THEN replace(glucose_text, ',', '.')
+                         ELSE glucose_text END AS DOUBLE) AS glucose_number
     FROM zoned
 )
-SELECT participant_id, site_id, 'dexcom' AS device, 5 AS interval_min,
-       timestamp_local, timestamp_utc, glucose_mg_dl, censored,
+SELECT participant_id, site_id, device, interval_min,
+       timestamp_local, timestamp_utc,
+       CASE WHEN censored = 'low' THEN 40.0
+            WHEN censored = 'high' THEN 400.0
+            WHEN glucose_unit = 'mmol/L' THEN round(glucose_number * 18.018)
+            WHEN glucose_unit = 'mg/dL' THEN glucose_number
+       END AS glucose_mg_dl,
+       censored,
        glucose_text AS glucose_original, glucose_unit AS unit_original,
-       row_number() OVER (PARTITION BY participant_id, timestamp_utc
-                          ORDER BY file_id, row_number) > 1 AS is_duplicate,
        file_id AS source_file_id, row_number AS source_row
 FROM typed
-ORDER BY participant_id, timestamp_utc, source_file_id, source_row;
+ORDER BY participant_id, device, timestamp_utc, source_file_id, source_row;

@@ -1,13 +1,37 @@
--- Central-lab results, typed. value keeps the reported unit; value_original the text as sent.
+-- Central-lab results, typed and converted to one unit per analyte; the result and unit as
+-- sent stay in value_original / unit_original. Conversions:
+--   HbA1c: IFCC mmol/mol -> NGSP % = 0.0915 x IFCC + 2.15 (IFCC-NGSP master equation,
+--          Hoelzel et al., Clin Chem 2004;50:166); % unchanged.
+--   C-peptide: -> pmol/L; nmol/L x 1000; ng/mL x 331 (1 ng/mL = 0.331 nmol/L, M = 3020.3 g/mol).
+--   ANC: -> cells/mm3; 10^9/L x 1000 (1 x 10^9/L = 1000 /uL = 1000 /mm3).
+-- A unit not listed gives a NULL value (quality rule unknown_unit).
 CREATE OR REPLACE TABLE core.lab_results AS
-SELECT r.subject_id                                       AS participant_id,
-       f.site_id,
-       r.visit,
-       TRY_STRPTIME(r.collection_date, '%Y-%m-%d')::DATE  AS collection_date,
-       r.test_code                                        AS analyte,
-       TRY_CAST(r.result AS DOUBLE)                       AS value,
-       r.unit,
-       r.result                                           AS value_original,
-       r.file_id AS source_file_id, r.row_number AS source_row
-FROM raw.central_lab AS r JOIN audit.files AS f USING (file_id)
+WITH r AS (
+    SELECT r.*, f.site_id,
+           TRY_CAST(CASE WHEN r.decimal_mark = ',' THEN replace(trim(r.result), ',', '.')
+                         ELSE trim(r.result) END AS DOUBLE) AS number,
+           lower(replace(replace(trim(r.unit), ' ', ''), '×', 'x')) AS u
+    FROM raw.central_lab AS r JOIN audit.files AS f USING (file_id)
+)
+SELECT subject_id                                     AS participant_id,
+       site_id,
+       visit,
+       TRY_STRPTIME(collection_date, '%Y-%m-%d')::DATE AS collection_date,
+       test_code                                      AS analyte,
+       CASE
+           WHEN test_code = 'HBA1C' AND u = '%' THEN number
+           WHEN test_code = 'HBA1C' AND u = 'mmol/mol' THEN 0.0915 * number + 2.15
+           WHEN test_code LIKE 'CPEP%' AND u = 'pmol/l' THEN number
+           WHEN test_code LIKE 'CPEP%' AND u = 'nmol/l' THEN number * 1000
+           WHEN test_code LIKE 'CPEP%' AND u = 'ng/ml' THEN number * 331
+           WHEN test_code = 'ANC' AND u IN ('cells/mm3', '/mm3', 'cells/ul', '/ul') THEN number
+           WHEN test_code = 'ANC' AND u IN ('10^9/l', 'x10^9/l', '10*9/l', 'g/l') THEN number * 1000
+       END                                            AS value,
+       CASE WHEN test_code = 'HBA1C' THEN '%'
+            WHEN test_code LIKE 'CPEP%' THEN 'pmol/L'
+            WHEN test_code = 'ANC' THEN 'cells/mm3' END AS unit,
+       result                                         AS value_original,
+       unit                                           AS unit_original,
+       file_id AS source_file_id, row_number AS source_row
+FROM r
 ORDER BY participant_id, collection_date, analyte, source_file_id, source_row;

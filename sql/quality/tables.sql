@@ -1,10 +1,10 @@
 -- Row-level issues found by harmonisation and validation, and the rows moved out of core.
 CREATE TABLE IF NOT EXISTS quality.issues (
-    table_name     VARCHAR NOT NULL,   -- core table the row belongs to
+    table_name     VARCHAR NOT NULL,   -- core table of the row, or '(file)' for a whole file
     source_file_id VARCHAR,            -- audit.files.file_id
-    source_row     BIGINT,             -- line number in that file
-    rule           VARCHAR NOT NULL,   -- pandera check, GX expectation, or harmonisation rule
-    severity       VARCHAR NOT NULL,   -- error: row quarantined; warning: row kept, flagged
+    source_row     BIGINT,             -- line number in that file (NULL: the whole file)
+    rule           VARCHAR NOT NULL,   -- pandera check, GX expectation, or a rule in sql/quality
+    severity       VARCHAR NOT NULL,   -- error: row (or file) not loaded; warning: kept, flagged
     column_name    VARCHAR,
     value          VARCHAR,
     message        VARCHAR NOT NULL
@@ -14,4 +14,9 @@ CREATE TABLE IF NOT EXISTS quality.quarantined_rows (
     source_file_id VARCHAR NOT NULL,
     source_row     BIGINT NOT NULL,
     row_json       VARCHAR NOT NULL    -- the core row as it would have been loaded
+);
+CREATE TABLE IF NOT EXISTS quality.quarantined_files (
+    file_id VARCHAR NOT NULL,          -- its rows stay in raw; none reach core
+    rule    VARCHAR NOT NULL,
+    message VARCHAR NOT NULL
 );

@@ -1,0 +1,66 @@
+"""Abbott LibreView CSV export reader (title line, 19-column header, record types 0-6)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, read_csv_text,
+                                    require_columns, sniff_delimiter)
+
+LIBRE_TITLE = "Glucose Data,Generated on"
+LIBRE_HEADER_START = "Device,Serial Number,Device Timestamp,Record Type"
+
+# Header -> raw column; None = personal data or free text (serial number, notes): dropped.
+_COLUMNS: dict[str, str | None] = {
+    "Device": "device", "Serial Number": None, "Device Timestamp": "device_timestamp",
+    "Record Type": "record_type", "Historic Glucose": "historic_glucose",
+    "Scan Glucose": "scan_glucose", "Non-numeric Rapid-Acting Insulin": "rapid_insulin_text",
+    "Rapid-Acting Insulin (units)": "rapid_insulin_u", "Non-numeric Food": "food_text",
+    "Carbohydrates (grams)": "carbohydrates_g", "Carbohydrates (servings)": "carbohydrates_serv",
+    "Non-numeric Long-Acting Insulin": "long_insulin_text",
+    "Long-Acting Insulin Value (units)": "long_insulin_u", "Notes": None,
+    "Strip Glucose": "strip_glucose", "Ketone": "ketone_mmol_l",
+    "Meal Insulin (units)": "meal_insulin_u", "Correction Insulin (units)": "correction_insulin_u",
+    "User Change Insulin (units)": "user_change_insulin_u",
+}
+_UNIT = re.compile(r"^(Historic Glucose|Scan Glucose|Strip Glucose|Ketone) (mg/dL|mmol/L)$")
+REQUIRED = ["device_timestamp", "record_type", "historic_glucose", "scan_glucose"]
+RAW_COLUMNS = ["row_number", "device", "device_timestamp", "record_type", "historic_glucose",
+               "scan_glucose", "strip_glucose", "glucose_unit", "rapid_insulin_u",
+               "long_insulin_u", "carbohydrates_g", "ketone_mmol_l", "decimal_mark"]
+
+
+def read_libreview(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """Read a LibreView export as text rows. Line 1 (title with the patient's full name) is
+    skipped; the header is line 2. Serial number and notes are dropped."""
+    text, _ = decode_export(path)
+    lines = text.split("\n", 2)
+    if len(lines) < 2:
+        raise ExportLayoutError(f"{path.name}: LibreView export without a header line")
+    sep = sniff_delimiter(lines[1])
+    df, problems = read_csv_text(text, sep, header_line=2)
+    unit = None
+    rename: dict[str, str] = {}
+    drop: list[str] = []
+    for col in df.columns[1:]:
+        m = _UNIT.match(col)
+        key = m.group(1) if m else col
+        if m and m.group(1) != "Ketone":
+            unit = m.group(2)
+        if key not in _COLUMNS:
+            raise ExportLayoutError(f"{path.name}: unexpected LibreView column {col!r}")
+        target = _COLUMNS[key]
+        if target is None:
+            drop.append(col)
+        else:
+            rename[col] = target
+    require_columns(path, list(rename.values()), REQUIRED, "LibreView")
+    out = df.drop(drop).rename(rename).with_columns(
+        glucose_unit=pl.lit(unit), decimal_mark=pl.lit("," if sep == ";" else "."))
+    for col in RAW_COLUMNS:
+        if col not in out.columns:
+            out = out.with_columns(pl.lit(None, pl.String).alias(col))
+    return out.select(RAW_COLUMNS), problems

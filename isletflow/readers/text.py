@@ -1,0 +1,99 @@
+"""Shared text handling for CSV exports: encoding, delimiter, line numbers, truncation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+
+class ExportEncodingError(ValueError):
+    """The bytes of the file are not in an encoding this export format is sent in."""
+
+
+class ExportLayoutError(ValueError):
+    """The header lacks a column the format requires, or has one it does not know."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row the reader could not take, with the line it stands on."""
+
+    row_number: int
+    rule: str
+    value: str | None
+    message: str
+
+
+def decode_export(path: Path, allow_latin1: bool = False) -> tuple[str, str]:
+    """The file's text and the encoding it was read with.
+
+    UTF-8 (with or without BOM) always; Windows-1252/Latin-1 only where the format is known to
+    come that way (``allow_latin1``, European central labs). UTF-16 and binary files are
+    refused with a message that says so.
+    """
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise ExportEncodingError(f"{path.name}: wrong encoding: UTF-16 or binary content; "
+                                  "expected UTF-8 text")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as err:
+        if allow_latin1:
+            return data.decode("latin-1"), "latin-1"
+        raise ExportEncodingError(
+            f"{path.name}: wrong encoding: byte 0x{data[err.start]:02x} at offset {err.start} "
+            "is not UTF-8; expected UTF-8 text") from err
+
+
+def head_lines(path: Path, n: int = 2) -> list[str]:
+    """The first ``n`` lines, decoded leniently, for format detection."""
+    with path.open("rb") as fh:
+        raw = [fh.readline(65536) for _ in range(n)]
+    out = []
+    for b in raw:
+        try:
+            s = b.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            s = b.decode("latin-1")
+        out.append(s.lstrip("\ufeff").rstrip("\r\n"))
+    return out
+
+
+def sniff_delimiter(header: str) -> str:
+    """``;`` for European exports (decimal comma), else ``,``."""
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def read_csv_text(text: str, sep: str, header_line: int = 1) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """All-text frame of a CSV body whose header is line ``header_line``; ``row_number`` is
+    the line of each record (header_line + 1 for the first).
+
+    A last line cut off mid-row (no line end, fewer fields than the line before) is not kept:
+    it is returned as a ``truncated_row`` problem so it can be quarantined by line number.
+    """
+    lines = io.StringIO(text).readlines()  # splits at \n only (CRLF stays in the line)
+    problems: list[RowProblem] = []
+    body = lines[header_line - 1:]
+    if len(body) >= 3 and not body[-1].endswith("\n"):
+        last, before = (next(csv.reader([body[i]], delimiter=sep)) for i in (-1, -2))
+        if len(last) < len(before):
+            problems.append(RowProblem(header_line + len(body) - 1, "truncated_row",
+                                       body[-1][:80],
+                                       f"the file ends mid-row: {len(last)} of {len(before)} "
+                                       "fields; the row is not loaded"))
+            body = body[:-1]
+    df = pl.read_csv(io.StringIO("".join(body)), separator=sep, infer_schema=False,
+                     row_index_name="row_number", row_index_offset=header_line + 1,
+                     quote_char='"')
+    return df.with_columns(pl.col("row_number").cast(pl.Int64)), problems
+
+
+def require_columns(path: Path, present: list[str], required: list[str], fmt: str) -> None:
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise ExportLayoutError(f"{path.name}: {fmt} export lacks column(s) {missing} "
+                                "(renamed or removed?)")
