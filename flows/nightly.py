@@ -44,6 +44,7 @@ def nightly(
     summary = {
         "run_id": run.run_id, "warehouse": str(cfg.warehouse), "files": len(files),
         "files_cached": sum(s.cached for s in staged),
+        "files_unreadable": sum(1 for s in staged if s.error),
         "files_not_loaded": len(problems) + sum(1 for s in staged if s.error),
         "rows_quarantined": quarantined, "endpoint_rows": endpoint_rows, "table_rows": counts,
     }

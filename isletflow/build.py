@@ -26,7 +26,7 @@ from isletflow.endpoints.participant_summary import participant_summary
 from isletflow.endpoints.primary_endpoint import primary_endpoint
 from isletflow.endpoints.she_free import she_free
 from isletflow.landing import LandingFile, LandingProblem
-from isletflow.quality import ISSUE_SCHEMA, gx_issues, pandera_issues
+from isletflow.quality import ISSUE_SCHEMA, conform, gx_issues, pandera_issues
 from isletflow.staging import StagedFile
 from isletflow.warehouse import (connect, read_table, run_sql, sql_files, sql_text, table_counts,
                                  write_table)
@@ -89,8 +89,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             run_sql(con, name)
         file_issues = [
             {"table_name": "(file)", "source_file_id": None, "source_row": None,
-             "rule": p.rule, "severity": "error", "column_name": None, "value": p.rel_path,
-             "message": p.message} for p in problems
+             "rule": p.rule, "severity": "error", "column_name": None, "value": None,
+             "message": p.message, "site_id": p.site_id, "file": p.rel_path} for p in problems
         ] + [
             {"table_name": "(file)", "source_file_id": s.file_id, "source_row": None,
              "rule": s.error_rule, "severity": "error", "column_name": None, "value": None,
@@ -138,7 +138,7 @@ def validate_build(build: Path, now: dt.datetime) -> dict[str, int]:
 def _select(con, name: str, params: dict) -> pl.DataFrame:
     text = sql_text(name)
     used = {k: v for k, v in params.items() if f"${k}" in text}
-    return con.sql(text, params=used or None).pl().cast(ISSUE_SCHEMA)
+    return conform(con.sql(text, params=used or None).pl())
 
 
 def _quarantine(con, issues: pl.DataFrame, moved: dict[str, int]) -> None:

@@ -55,13 +55,13 @@ def scan_landing(landing_dir: Path, known_sites: set[str], sites: tuple[str, ...
     ``<site_id>/edc/*.csv``, ``<site_id>/lab/*.csv``. ``sites`` restricts to those sites;
     ``as_of`` keeps files received (modified) on or before that date (UTC). A file whose
     content was already seen under another name is reported as a duplicate, not loaded twice.
+    Of files with the same content, the first received (then the first by path) is loaded.
     Files are returned sorted by relative path, so a run is deterministic.
     """
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder {landing_dir} does not exist")
     files: list[LandingFile] = []
     problems: list[LandingProblem] = []
-    seen: dict[str, str] = {}
     for path in sorted(p for p in landing_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(landing_dir).as_posix()
         parts = rel.split("/")
@@ -87,12 +87,14 @@ def scan_landing(landing_dir: Path, known_sites: set[str], sites: tuple[str, ...
                 problems.append(LandingProblem(rel, site, "cgm_file_name",
                                                "CGM file name must be <participant_id>__*.csv"))
                 continue
-        digest = sha256_of(path)
-        if digest in seen:
-            problems.append(LandingProblem(rel, site, "duplicate_file",
-                                           f"same content as {seen[digest]}; not loaded again"))
-            continue
-        seen[digest] = rel
-        files.append(LandingFile(path, rel, site, parts[1], participant, digest,
+        files.append(LandingFile(path, rel, site, parts[1], participant, sha256_of(path),
                                  stat.st_size, received))
-    return files, problems
+    unique: dict[str, LandingFile] = {}
+    for f in sorted(files, key=lambda f: (f.received_at, f.rel_path)):
+        if f.sha256 in unique:
+            problems.append(LandingProblem(f.rel_path, f.site_id, "duplicate_file",
+                                           f"same content as {unique[f.sha256].rel_path}; "
+                                           "not loaded again"))
+        else:
+            unique[f.sha256] = f
+    return sorted(unique.values(), key=lambda f: f.rel_path), problems

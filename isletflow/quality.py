@@ -15,7 +15,7 @@ import polars as pl
 ISSUE_SCHEMA = {
     "table_name": pl.String, "source_file_id": pl.String, "source_row": pl.Int64,
     "rule": pl.String, "severity": pl.String, "column_name": pl.String, "value": pl.String,
-    "message": pl.String,
+    "message": pl.String, "site_id": pl.String, "file": pl.String,
 }
 
 
@@ -26,6 +26,12 @@ class ContractError(RuntimeError):
 
 def empty_issues() -> pl.DataFrame:
     return pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def conform(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with exactly the issue columns, in order (absent ones null)."""
+    return df.select([pl.col(c).cast(t) if c in df.columns else pl.lit(None, t).alias(c)
+                      for c, t in ISSUE_SCHEMA.items()])
 
 
 def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str) -> pl.DataFrame:
@@ -41,7 +47,7 @@ def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str)
                             + "; ".join(f"{r['column']}: {r['check']} ({r['failure_case']})"
                                         for r in whole.iter_rows(named=True)))
     lineage = df.select("source_file_id", "source_row").with_row_index("index")
-    return (
+    return conform(
         fc.with_columns(pl.col("index").cast(pl.UInt32))
         .join(lineage, on="index", how="left")
         .select(

@@ -30,5 +30,5 @@ def test_demo_data_writes_the_landing_folder(tmp_path):
     r = runner.invoke(app, ["demo-data", "--out", str(tmp_path), "--participants", "2",
                             "--days", "3"])
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "US01/cgm/US01-001__clarity_export.csv").exists()
+    assert (tmp_path / "US01/cgm/US01-001__clarity_export_1.csv").exists()
     assert "2 participants" in r.output

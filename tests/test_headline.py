@@ -19,11 +19,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def full_trial(tmp_path_factory, prefect_server):
     root = tmp_path_factory.mktemp("full")
-    generate_trial(root / "landing")
+    manifest = generate_trial(root / "landing")
     wh = root / "warehouse.duckdb"
     result = nightly(landing_dir=str(root / "landing"), warehouse=str(wh))
     con = duckdb.connect(str(wh), read_only=True)
-    yield con, result
+    yield con, result, manifest
     con.close()
 
 
@@ -32,9 +32,14 @@ def one(con, sql):
 
 
 def test_fourteen_participants_two_half_twelve_full(full_trial):
-    con, result = full_trial
-    assert result["files_not_loaded"] == 0
-    assert sum(result["rows_quarantined"].values()) == 0
+    con, result, manifest = full_trial
+    # the planted faulty files and rows are set aside, and nothing else
+    assert result["files_not_loaded"] == 6
+    assert sum(result["rows_quarantined"].values()) == 8
+    reported = con.sql("SELECT file, rule, row FROM quality.site_queries "
+                       "WHERE severity = 'error'").fetchall()
+    assert sorted(reported, key=str) == sorted(
+        [(f.rel_path, f.rule, f.row) for f in manifest.planted_faults], key=str)
     assert con.sql("SELECT dose_group, count(*) FROM endpoints.participant_summary "
                    "GROUP BY ALL ORDER BY 1").fetchall() == [("full", 12), ("half", 2)]
     assert one(con, "SELECT count(DISTINCT site_id) FROM endpoints.participant_summary") >= 4
@@ -43,7 +48,7 @@ def test_fourteen_participants_two_half_twelve_full(full_trial):
 
 
 def test_all_full_dose_participants_meet_the_headline(full_trial):
-    con, _ = full_trial
+    con, _, _ = full_trial
     full = "FROM endpoints.participant_summary WHERE dose_group = 'full'"
     assert one(con, f"SELECT count(*) {full} AND she_free_d90_365") == 12
     assert one(con, f"SELECT count(*) {full} AND last_hba1c_pct < 7.0") == 12
@@ -53,7 +58,7 @@ def test_all_full_dose_participants_meet_the_headline(full_trial):
 
 
 def test_ten_insulin_independent_two_reduced(full_trial):
-    con, _ = full_trial
+    con, _, _ = full_trial
     full = "FROM endpoints.participant_summary WHERE dose_group = 'full'"
     assert one(con, f"SELECT count(*) {full} AND insulin_independent_d180_365") == 10
     reduced = con.sql(f"SELECT insulin_dose_change_pct {full} "
@@ -63,7 +68,7 @@ def test_ten_insulin_independent_two_reduced(full_trial):
 
 
 def test_two_deaths_with_their_causes(full_trial):
-    con, _ = full_trial
+    con, _, _ = full_trial
     causes = [r[0] for r in con.sql("SELECT death_cause FROM core.disposition "
                                     "WHERE status = 'died' ORDER BY 1").fetchall()]
     assert causes == ["Cryptococcal meningitis",
@@ -71,7 +76,7 @@ def test_two_deaths_with_their_causes(full_trial):
 
 
 def test_serious_neutropenia_in_three(full_trial):
-    con, _ = full_trial
+    con, _, _ = full_trial
     assert one(con, "SELECT count(DISTINCT participant_id) FROM core.adverse_events "
                     "WHERE preferred_term = 'Neutropenia' AND serious") == 3
     # and the central lab shows it: ANC below 1000 /mm3 (CTCAE v5 grade >= 3) in 3 people

@@ -12,7 +12,7 @@ from isletflow.readers.cgm_long import long_header, read_cgm_long
 from isletflow.readers.clarity import CLARITY_SIGNATURES, read_clarity
 from isletflow.readers.libreview import LIBRE_HEADER_START, LIBRE_TITLE, read_libreview
 from isletflow.readers.redcap import REDCAP_SIGNATURE, read_redcap
-from isletflow.readers.text import RowProblem, head_lines, sniff_delimiter
+from isletflow.readers.text import ExportEncodingError, RowProblem, head_lines, sniff_delimiter
 
 
 class UnknownFormatError(ValueError):
@@ -39,6 +39,11 @@ EXPECTED = (
 
 def detect_format(path: Path) -> str:
     """Name of the export format of ``path``, from its first two lines."""
+    with path.open("rb") as fh:
+        start = fh.read(4096)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in start:
+        raise ExportEncodingError(f"{path.name}: wrong encoding: UTF-16 or binary content; "
+                                  "expected UTF-8 text (Latin-1 accepted from central labs)")
     first, second = (head_lines(path, 2) + ["", ""])[:2]
     if first.startswith(CLARITY_SIGNATURES):
         return "dexcom_clarity"
@@ -47,8 +52,8 @@ def detect_format(path: Path) -> str:
     if first.startswith(REDCAP_SIGNATURE):
         return "redcap"
     cells = [c.strip().strip('"') for c in first.split(sniff_delimiter(first))]
-    if cells == CENTRAL_LAB_COLUMNS:
-        return "central_lab"
+    if cells[:1] == ["subject_id"] and "test_code" in cells:
+        return "central_lab"  # the reader names any missing or renamed column
     if long_header(cells):
         return "cgm_long"
     shown = first[:120] or "(empty file)"

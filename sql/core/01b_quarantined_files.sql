@@ -17,6 +17,7 @@ FROM cgm_files JOIN audit.files AS f USING (file_id)
 LEFT JOIN core.participants AS p ON p.participant_id = f.participant_id
 WHERE p.participant_id IS NULL OR p.site_id <> f.site_id
 ORDER BY f.file_id;
-INSERT INTO quality.issues
-SELECT '(file)', q.file_id, NULL, q.rule, 'error', 'participant_id', f.participant_id, q.message
+INSERT INTO quality.issues BY NAME
+SELECT '(file)' AS table_name, q.file_id AS source_file_id, q.rule, 'error' AS severity,
+       'participant_id' AS column_name, f.participant_id AS value, q.message
 FROM quality.quarantined_files AS q JOIN audit.files AS f USING (file_id);

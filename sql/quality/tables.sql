@@ -7,7 +7,9 @@ CREATE TABLE IF NOT EXISTS quality.issues (
     severity       VARCHAR NOT NULL,   -- error: row (or file) not loaded; warning: kept, flagged
     column_name    VARCHAR,
     value          VARCHAR,
-    message        VARCHAR NOT NULL
+    message        VARCHAR NOT NULL,
+    site_id        VARCHAR,            -- only for files not in audit.files (duplicates, strays)
+    file           VARCHAR             -- their path under the landing folder
 );
 CREATE TABLE IF NOT EXISTS quality.quarantined_rows (
     table_name     VARCHAR NOT NULL,
