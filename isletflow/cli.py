@@ -90,6 +90,56 @@ def summary_cmd(
     print_summary(warehouse)
 
 
+@app.command()
+def queries(
+    site: Annotated[str, typer.Option(help="Site whose open data queries to list (e.g. US01).")],
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
+    out: Annotated[Path | None, typer.Option(help="Also write the listing to this CSV.")] = None,
+) -> None:
+    """List a site's data queries: every issue with file, line, rule, value and message."""
+    from isletflow.warehouse import connect, sql_text
+
+    _require(warehouse)
+    with connect(warehouse, read_only=True) as con:
+        df = con.sql(sql_text("quality/site_query_listing.sql"), params={"site": site}).pl()
+    _print_frame(df, title=f"Data queries for {site}")
+    if out:
+        df.write_csv(out)
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="One export file (any supported format).")],
+    to: Annotated[Path | None, typer.Option(help="Write the canonical rows to this Parquet file.")] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a CGM export (its time zone); else from the path.")] = None,
+    participant: Annotated[str | None, typer.Option(help="Participant of a CGM export; else from the file name.")] = None,
+) -> None:
+    """Detect a file's format and show what was read, dropped and set aside."""
+    from isletflow.inspect import inspect_export
+
+    if not file.is_file():
+        console.print(f"[red]no such file: {file}[/]")
+        raise typer.Exit(2)
+    try:
+        r = inspect_export(file, site=site, participant=participant)
+    except ValueError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(1) from err
+    console.print(f"{file.name}: {r.export_format}, {r.rows_read:,} rows read")
+    console.print("personal-data columns dropped: " + (", ".join(r.dropped_columns) or "none"))
+    for kind, n in r.not_canonical.items():
+        console.print(f"  {n:,} {kind} rows kept in raw only (not readings)")
+    for line, rule, message in r.set_aside:
+        console.print(f"  [yellow]line {line}: {rule}: {message}[/]")
+    console.print(f"{r.canonical.height:,} canonical rows; {r.unreadable:,} with an unreadable "
+                  "value (quarantined in a nightly run)")
+    _print_frame(r.canonical.head(5), title="first canonical rows")
+    if to:
+        r.canonical.write_parquet(to)
+        console.print(f"wrote {r.canonical.height:,} rows to {to}")
+
+
 def _require(warehouse: Path) -> None:
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}[/]; run 'isletflow run' first")

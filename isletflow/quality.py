@@ -98,10 +98,15 @@ def gx_issues(df: pl.DataFrame, suite_factory, table: str) -> pl.DataFrame:
             continue
         cfg = res.expectation_config
         column = cfg.kwargs.get("column")
-        bounds = {k: cfg.kwargs[k] for k in ("min_value", "max_value") if k in cfg.kwargs}
         analyte = (cfg.meta or {}).get("analyte")
-        message = f"{column} failed {cfg.type}" + (f" {bounds}" if bounds else "") + (
-            f" for analyte {analyte}" if analyte else "")
+        what = f"{analyte} {column}" if analyte else column
+        if "min_value" in cfg.kwargs:
+            lo, hi = cfg.kwargs.get("min_value"), cfg.kwargs.get("max_value")
+            message = f"{what} is outside the plausible range {lo:g} to {hi:g}"
+        elif cfg.type == "expect_column_values_to_not_be_null":
+            message = f"{what} is missing"
+        else:
+            message = f"{what} failed {cfg.type}"
         for item in res.result.get("unexpected_index_list") or []:
             rows.append({
                 "table_name": table, "source_file_id": item["source_file_id"],

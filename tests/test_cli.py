@@ -32,3 +32,24 @@ def test_demo_data_writes_the_landing_folder(tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "US01/cgm/US01-001__clarity_export_1.csv").exists()
     assert "2 participants" in r.output
+
+
+def test_inspect_shows_format_dropped_personal_columns_and_writes_canonical_rows(tmp_path):
+    import polars as pl
+
+    from isletflow.demo import generate_trial
+
+    generate_trial(tmp_path / "landing", seed=3, participants=4, days=20, faults=False)
+    export = tmp_path / "landing/DE01/cgm/DE01-001__clarity_export_1.csv"
+    out = tmp_path / "rows.parquet"
+    r = runner.invoke(app, ["inspect", str(export), "--to", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "dexcom_clarity" in r.output and "Patienteninfo" in r.output
+    rows = pl.read_parquet(out)
+    assert set(rows["participant_id"]) == {"DE01-001"} and set(rows["site_id"]) == {"DE01"}
+    assert rows["glucose_mg_dl"].null_count() == 0
+    # a CGM export outside the landing layout needs its site for the time zone
+    lone = tmp_path / "DE01-001__x.csv"
+    lone.write_bytes(export.read_bytes())
+    r = runner.invoke(app, ["inspect", str(lone)])
+    assert r.exit_code == 1 and "--site" in r.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 
 import duckdb
@@ -28,8 +29,21 @@ def content_digests(warehouse, schemas=("raw", "core", "quality", "endpoints")) 
     return out
 
 
+class _Grab(logging.Handler):
+    """Keeps every log record of the runs, to prove no personal data is logged."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
 def small_trial(tmp_path_factory, prefect_server):
+    grab = _Grab()
+    logging.getLogger().addHandler(grab)
     root = tmp_path_factory.mktemp("small")
     # 4 participants, one per site and export format, with every kind of planted fault
     manifest = generate_trial(root / "landing", seed=11, participants=4, days=100)
@@ -37,6 +51,8 @@ def small_trial(tmp_path_factory, prefect_server):
     first = nightly(landing_dir=str(root / "landing"), warehouse=str(wh))
     digest = content_digests(wh)
     second = nightly(landing_dir=str(root / "landing"), warehouse=str(wh))
+    logging.getLogger().removeHandler(grab)
+    manifest.log_lines = grab.lines
     return manifest, wh, first, second, digest
 
 
@@ -179,7 +195,7 @@ def test_cli_query_reads_the_warehouse_and_cannot_write_it(small_trial):
 
     from isletflow.cli import app
 
-    _, wh, _, _, _ = small_trial
+    manifest, wh, _, _, _ = small_trial
     runner = CliRunner()
     ok = runner.invoke(app, ["query", "SELECT count(*) AS n FROM core.participants",
                              "--warehouse", str(wh)])
@@ -191,3 +207,19 @@ def test_cli_query_reads_the_warehouse_and_cannot_write_it(small_trial):
         assert con.sql("SELECT count(*) FROM core.participants").fetchall()[0][0] == 4
     summary = runner.invoke(app, ["summary", "--warehouse", str(wh)])
     assert summary.exit_code == 0 and "Trial totals" in summary.output
+    out = wh.parent / "us01.csv"
+    listing = runner.invoke(app, ["queries", "--site", "US01", "--warehouse", str(wh),
+                                  "--out", str(out)])
+    assert listing.exit_code == 0, listing.output
+    rows = out.read_text().splitlines()
+    assert rows[0] == "file,row,rule,severity,column_name,value,message"
+    assert len(rows) - 1 == sum(1 for f in manifest.planted_faults
+                                if f.rel_path.startswith("US01/"))
+
+
+def test_no_planted_personal_data_in_the_logs(small_trial):
+    manifest, _, _, _, _ = small_trial
+    assert len(manifest.log_lines) > 50  # the runs did log
+    text = "\n".join(manifest.log_lines)
+    for phi in manifest.planted_phi:
+        assert phi not in text, phi

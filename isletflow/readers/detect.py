@@ -56,8 +56,11 @@ def detect_format(path: Path) -> str:
         return "central_lab"  # the reader names any missing or renamed column
     if long_header(cells):
         return "cgm_long"
-    shown = first[:120] or "(empty file)"
-    raise UnknownFormatError(f"{path.name}: unknown export format; first line is {shown!r}; "
+    # Show only the start of the first line: an unknown file may carry personal data further on.
+    shown = ",".join(cells[:2])[:60] + (",..." if len(cells) > 2 else "") if first else ""
+    raise UnknownFormatError(f"{path.name}: unknown export format; the first line "
+                             f"({len(cells)} fields) starts {shown!r}; expected {EXPECTED}"
+                             if first else f"{path.name}: unknown export format (empty file); "
                              f"expected {EXPECTED}")
 
 

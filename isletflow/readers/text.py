@@ -81,8 +81,9 @@ def read_csv_text(text: str, sep: str, header_line: int = 1) -> tuple[pl.DataFra
     if len(body) >= 3 and not body[-1].endswith("\n"):
         last, before = (next(csv.reader([body[i]], delimiter=sep)) for i in (-1, -2))
         if len(last) < len(before):
+            # only the first field as the value: later fields may hold personal data
             problems.append(RowProblem(header_line + len(body) - 1, "truncated_row",
-                                       body[-1][:80],
+                                       last[0][:40] if last else None,
                                        f"the file ends mid-row: {len(last)} of {len(before)} "
                                        "fields; the row is not loaded"))
             body = body[:-1]
