@@ -140,6 +140,29 @@ def inspect(
         console.print(f"wrote {r.canonical.height:,} rows to {to}")
 
 
+@app.command("cgm-metrics")
+def cgm_metrics_cmd(
+    file: Annotated[Path, typer.Argument(help="Clarity or LibreView export, or a long CSV (id,time,gl).")],
+    out: Annotated[Path | None, typer.Option(help="Write the metrics to this CSV.")] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a device export (its time zone); else UTC.")] = None,
+) -> None:
+    """Consensus CGM metrics per participant of one file (no warehouse needed)."""
+    from isletflow.cgm_tool import file_metrics
+
+    if not file.is_file():
+        console.print(f"[red]no such file: {file}[/]")
+        raise typer.Exit(2)
+    try:
+        df = file_metrics(file, site=site)
+    except ValueError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(1) from err
+    _print_frame(df, title=f"CGM metrics of {file.name}")
+    if out:
+        df.write_csv(out)
+        console.print(f"wrote {out}")
+
+
 def _require(warehouse: Path) -> None:
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}[/]; run 'isletflow run' first")

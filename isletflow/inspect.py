@@ -37,6 +37,7 @@ REDCAP_FORMS = {
                                 "core.concomitant_medications"),
     "disposition": ("core/08_disposition.sql", "core.disposition"),
 }
+NO_SITE = "(no site)"  # a CGM export read outside the trial: its clock taken as UTC
 PERSONAL_COLUMNS = {"Patient Info", "Device Info", "Source Device ID", "Transmitter ID",
                     "Patienteninfo", "Geräteinfo", "Quellgeräte-ID", "Transmitter-ID",
                     "Serial Number", "Notes"}
@@ -65,13 +66,14 @@ def _site_for(path: Path, site: str | None) -> str | None:
     return None
 
 
-def inspect_export(path: Path, site: str | None = None,
-                   participant: str | None = None) -> Inspection:
+def inspect_export(path: Path, site: str | None = None, participant: str | None = None,
+                   require_site: bool = True) -> Inspection:
     """Read ``path`` as the nightly build would and harmonise it on its own.
 
     CGM exports need the site (for its time zone): from ``site`` or from a ``<site>/``
-    folder in the path. The participant comes from ``participant`` or the file name
-    (``<participant_id>__*.csv``).
+    folder in the path; without ``require_site`` a CGM export of no known site is read with
+    UTC as its clock (local times are then as exported). The participant comes from
+    ``participant`` or the file name (``<participant_id>__*.csv``), else the file's stem.
     """
     fmt, df, problems = read_export(path)
     header = head_lines(path, 2)[1 if fmt == "libreview" else 0]
@@ -80,13 +82,16 @@ def inspect_export(path: Path, site: str | None = None,
     site_id = _site_for(path, site)
     pid = participant or (path.stem.split("__")[0] if "__" in path.stem else None)
     if fmt in ("dexcom_clarity", "libreview") and (site_id is None or pid is None):
-        raise ValueError(f"{path.name}: a CGM export needs --site (for the time zone) and a "
-                         "participant (--participant or a <participant_id>__*.csv file name)")
+        if require_site:
+            raise ValueError(f"{path.name}: a CGM export needs --site (for the time zone) and "
+                             "a participant (--participant or a <participant_id>__*.csv name)")
+        site_id, pid = site_id or NO_SITE, pid or path.stem
     con = duckdb.connect()
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    write_table(con, "core.sites", pl.DataFrame(
+        [{"site_id": s.site_id, "timezone": s.timezone} for s in SITES]
+        + [{"site_id": NO_SITE, "timezone": "UTC"}]))
     write_table(con, "core.participants", pl.DataFrame(
         {"participant_id": [pid], "site_id": [site_id]},
         schema={"participant_id": pl.String, "site_id": pl.String}))

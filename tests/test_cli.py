@@ -53,3 +53,17 @@ def test_inspect_shows_format_dropped_personal_columns_and_writes_canonical_rows
     lone.write_bytes(export.read_bytes())
     r = runner.invoke(app, ["inspect", str(lone)])
     assert r.exit_code == 1 and "--site" in r.output
+
+
+def test_cgm_metrics_columns_in_the_contract_order(tmp_path):
+    from isletflow.config import PROJECT_ROOT
+
+    out = tmp_path / "m.csv"
+    ref = PROJECT_ROOT.parent / "shared/reference/iglu_example_data_5_subject.csv"
+    r = runner.invoke(app, ["cgm-metrics", str(ref), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == ("participant_id,n_readings,cgm_active_pct,mean_glucose_mg_dl,"
+                        "sd_glucose_mg_dl,cv_pct,gmi_pct,tir_pct,tir_tight_pct,tbr70_pct,"
+                        "tbr54_pct,tar180_pct,tar250_pct,sufficient")
+    assert [line.split(",")[0] for line in lines[1:]] == [f"Subject {i}" for i in range(1, 6)]
