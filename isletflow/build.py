@@ -19,7 +19,18 @@ from pathlib import Path
 import polars as pl
 
 from isletflow.config import VISIT_DAYS, PipelineConfig
+from isletflow.endpoints.adverse_event_summary import adverse_event_summary
+from isletflow.endpoints.c_peptide import c_peptide_by_visit
+from isletflow.endpoints.cgm_hypo_event_counts import cgm_hypo_event_counts
+from isletflow.endpoints.cgm_hypo_events import cgm_hypo_events
 from isletflow.endpoints.cgm_window_metrics import cgm_window_metrics
+from isletflow.endpoints.deaths import deaths
+from isletflow.endpoints.disposition_summary import disposition_summary
+from isletflow.endpoints.glucocorticoid_deviations import glucocorticoid_deviations
+from isletflow.endpoints.igls import igls_outcome
+from isletflow.endpoints.insulin_at_visit import insulin_at_visit
+from isletflow.endpoints.neutropenia import neutropenia
+from isletflow.endpoints.she_listing import she_listing
 from isletflow.endpoints.hba1c import hba1c_by_visit
 from isletflow.endpoints.insulin_independence import insulin_independence
 from isletflow.endpoints.participant_summary import participant_summary
@@ -171,9 +182,31 @@ def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
         primary = primary_endpoint(she, hba1c, inf)
         summary = participant_summary(core["participants"], inf, she, hba1c, cgm, insulin,
                                       primary, core["disposition"])
+        series = core["cgm_readings"].filter(
+            (pl.col("status") == "current") & (pl.col("device") != "libre_scan")
+        ).select("participant_id", "timestamp_local", "glucose_mg_dl", "interval_min",
+                 timestamp="timestamp_utc")
+        hypo = pl.concat([cgm_hypo_events(series, 70.0), cgm_hypo_events(series, 54.0)])
+        cpep = c_peptide_by_visit(core["lab_results"], inf, VISIT_DAYS)
         tables = {"cgm_metrics": cgm, "she_free_d90_365": she, "hba1c": hba1c,
                   "insulin_independence": insulin, "primary_endpoint": primary,
-                  "participant_summary": summary}
+                  "participant_summary": summary,
+                  "cgm_hypo_events": hypo.sort("participant_id", "level", "start"),
+                  "cgm_hypo_event_counts": cgm_hypo_event_counts(hypo, inf, cfg.windows),
+                  "she_listing": she_listing(core["she_events"], inf),
+                  "insulin_at_visit": insulin_at_visit(core["insulin_diary"], inf, VISIT_DAYS),
+                  "c_peptide": cpep,
+                  "igls_day365": igls_outcome(hba1c, core["she_events"],
+                                              core["insulin_diary"], cpep,
+                                              core["participants"], inf),
+                  "adverse_events_by_term": adverse_event_summary(core["adverse_events"], inf),
+                  "neutropenia": neutropenia(core["lab_results"], core["adverse_events"], inf),
+                  "deaths": deaths(core["disposition"], core["adverse_events"], inf),
+                  "glucocorticoid_deviations": glucocorticoid_deviations(
+                      core["concomitant_medications"], inf),
+                  "disposition": disposition_summary(core["participants"], inf,
+                                                     core["disposition"],
+                                                     read_table(con, "core.sites"))}
         for name, df in tables.items():
             write_table(con, f"endpoints.{name}", df)
         return {f"endpoints.{k}": v.height for k, v in tables.items()}

@@ -124,3 +124,14 @@ class PipelineConfig:
             sites=tuple(sorted(sites)) if sites else None,
             full_refresh=full_refresh,
         )
+
+
+# Safety and beta-cell function thresholds (sources in the endpoint docstrings).
+ANC_LLN_PER_MM3 = 2000.0        # central lab's lower limit of normal for ANC (reference range)
+C_PEPTIDE_LLOQ_PMOL_L = 10.0    # lower limit of quantification of the C-peptide assay
+IGLS_C_PEPTIDE_MIN_PMOL_L = 170.0  # Igls footnote b: > 0.17 nmol/L fasting or stimulated
+# Systemic glucocorticoids: any on the medication form is a protocol deviation (the regimen is
+# glucocorticoid-free). Matched case-insensitively as whole words of the medication name.
+GLUCOCORTICOIDS = ("prednisone", "prednisolone", "methylprednisolone", "dexamethasone",
+                   "hydrocortisone", "cortisone", "betamethasone", "triamcinolone",
+                   "deflazacort", "budesonide", "fludrocortisone")

@@ -69,16 +69,39 @@ def test_ten_insulin_independent_two_reduced(full_trial):
 
 def test_two_deaths_with_their_causes(full_trial):
     con, _, _ = full_trial
-    causes = [r[0] for r in con.sql("SELECT death_cause FROM core.disposition "
-                                    "WHERE status = 'died' ORDER BY 1").fetchall()]
-    assert causes == ["Cryptococcal meningitis",
-                      "Worsening of pre-existing neurocognitive disorder"]
+    assert con.sql("SELECT cause, fatal_ae_terms FROM endpoints.deaths ORDER BY 1").fetchall() == [
+        ("Cryptococcal meningitis", "Cryptococcal meningitis"),
+        ("Worsening of pre-existing neurocognitive disorder", "Neurocognitive disorder")]
+    total = con.sql("SELECT enrolled, dosed_half, dosed_full, completed_day365, died FROM "
+                    "endpoints.disposition WHERE region = '(all)'").fetchall()
+    assert total == [(14, 2, 12, 12, 2)]
+
+
+def test_the_meningitis_death_followed_off_protocol_steroid_use(full_trial):
+    con, _, _ = full_trial
+    dev = con.sql("SELECT participant_id, medication, start_day FROM "
+                  "endpoints.glucocorticoid_deviations WHERE deviation").fetchall()
+    assert len(dev) == 1 and dev[0][1] == "Prednisone"
+    died = con.sql("SELECT participant_id, study_day FROM endpoints.deaths "
+                   "WHERE cause = 'Cryptococcal meningitis'").fetchall()
+    assert died[0][0] == dev[0][0] and dev[0][2] < died[0][1]
 
 
 def test_serious_neutropenia_in_three(full_trial):
     con, _, _ = full_trial
-    assert one(con, "SELECT count(DISTINCT participant_id) FROM core.adverse_events "
-                    "WHERE preferred_term = 'Neutropenia' AND serious") == 3
-    # and the central lab shows it: ANC below 1000 /mm3 (CTCAE v5 grade >= 3) in 3 people
-    assert one(con, "SELECT count(DISTINCT participant_id) FROM core.lab_results "
-                    "WHERE analyte = 'ANC' AND value < 1000") == 3
+    assert one(con, "SELECT count(*) FROM endpoints.neutropenia WHERE serious_neutropenia") == 3
+    # and the central lab shows it: ANC below 1000 /mm3 (CTCAE v5 grade >= 3) in the same 3
+    assert one(con, "SELECT count(*) FROM endpoints.neutropenia WHERE worst_grade >= 3 "
+                    "AND serious_neutropenia") == 3
+    assert one(con, "SELECT count(*) FROM endpoints.neutropenia WHERE worst_grade >= 3") == 3
+
+
+def test_engraftment_and_igls_in_the_full_dose_group(full_trial):
+    con, _, _ = full_trial
+    assert one(con, "SELECT count(DISTINCT c.participant_id) FROM endpoints.c_peptide c JOIN "
+                    "core.infusions i USING (participant_id) WHERE i.dose_group = 'full' AND "
+                    "c.nominal_day = 365 AND c.engrafted") == 12
+    # Igls at day 365 (Rickels 2018): treatment success (optimal or good) needs no severe
+    # event in the year; GB01-001 had one on day 45, so 11 of 12
+    assert one(con, "SELECT count(*) FROM endpoints.igls_day365 JOIN core.infusions USING "
+                    "(participant_id) WHERE dose_group = 'full' AND treatment_success") == 11
