@@ -11,7 +11,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: env run test clean
+.PHONY: env run test bench clean
 
 env: $(VENV)/.synced
 
@@ -27,6 +27,9 @@ run: env
 
 test: env
 	$(BIN)/pytest
+
+bench: env
+	$(BIN)/python bench/run.py --scales 1 10 --workdir data/bench
 
 clean:
 	rm -rf data .prefect

@@ -173,7 +173,8 @@ def _quarantine(con, issues: pl.DataFrame, moved: dict[str, int]) -> None:
 def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
     """Compute every endpoint table from the validated core tables (pure polars functions)."""
     with connect(build) as con:
-        core = {t: read_table(con, f"core.{t}") for t in CORE_MODELS}
+        core = {t: read_table(con, f"core.{t}", order_by="source_file_id, source_row")
+                for t in CORE_MODELS}
         inf = core["infusions"]
         she = she_free(core["she_events"], inf)
         hba1c = hba1c_by_visit(core["lab_results"], inf, VISIT_DAYS)

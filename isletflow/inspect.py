@@ -124,7 +124,7 @@ def inspect_export(path: Path, site: str | None = None, participant: str | None 
         scripts, table = CANONICAL[fmt]
     for name in scripts:
         run_sql(con, name)
-    canonical = con.table(table).pl()
+    canonical = con.table(table).pl().sort("source_file_id", "source_row")
     not_canonical: dict[str, int] = {}
     if fmt == "dexcom_clarity":
         not_canonical = dict(df.filter(pl.col("event_type") != "EGV")

@@ -74,6 +74,6 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> Stag
     tmp = p.with_suffix(".parquet.tmp")
     problems_json = json.dumps([pr.__dict__ for pr in problems])
     df.insert_column(0, pl.lit(f.file_id).alias("file_id")).write_parquet(
-        tmp, metadata={"problems": problems_json})
+        tmp, compression="lz4", metadata={"problems": problems_json})
     tmp.replace(p)
     return StagedFile(f.file_id, fmt, p, df.height, problems=tuple(problems))

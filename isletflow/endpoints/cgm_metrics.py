@@ -14,13 +14,15 @@ METRIC_COLUMNS = [
 
 
 def cgm_metrics(readings: pl.DataFrame, by: Sequence[str] = ("participant_id",),
-                expected_readings: str | None = None) -> pl.DataFrame:
+                expected_readings: str | None = None, dedupe: bool = True) -> pl.DataFrame:
     """Core CGM metrics per group ``by``.
 
     Definitions: International Consensus on Time in Range (Battelino et al., Diabetes Care
     2019;42:1593-1603) and GMI (Bergenstal et al., Diabetes Care 2018;41:2275-2280).
 
-    * Readings with a repeated timestamp within a group are removed first (first one kept).
+    * Readings with a repeated timestamp within a group are removed first (first one kept);
+      ``dedupe=False`` skips that step for callers whose readings are unique already (the
+      warehouse's current readings: one per participant, device and time).
     * Percentages are of valid readings (as iglu counts them): TIR 70-180 mg/dL inclusive,
       tight range 70-140 inclusive, TBR < 70 and < 54, TAR > 180 and > 250 (strict).
     * Censored readings (``censored`` = 'low' / 'high', Dexcom "Low" < 40 / "High" > 400) carry
@@ -63,11 +65,9 @@ def cgm_metrics(readings: pl.DataFrame, by: Sequence[str] = ("participant_id",),
     ]
     if expected_readings:
         aggs.append(pl.col(expected_readings).first().alias("_expected"))
-    out = (
-        readings.unique(subset=[*by, "timestamp"], keep="first", maintain_order=True)
-        .group_by(by, maintain_order=True)
-        .agg(aggs)
-    )
+    if dedupe:
+        readings = readings.unique(subset=[*by, "timestamp"], keep="first", maintain_order=True)
+    out = readings.group_by(by, maintain_order=True).agg(aggs)
     if not expected_readings:
         span_min = (pl.col("last_reading") - pl.col("first_reading")).dt.total_seconds() / 60.0
         out = out.with_columns(_expected=(span_min / pl.col("interval_min")).floor() + 1)

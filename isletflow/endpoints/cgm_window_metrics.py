@@ -49,7 +49,8 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
             expected=pl.col("window_days").cast(pl.Float64) * 1440.0 / pl.col("interval_min"),
         )
     )
-    metrics = cgm_metrics(in_window, by=("participant_id", "window"), expected_readings="expected")
+    metrics = cgm_metrics(in_window, by=("participant_id", "window"), expected_readings="expected",
+                          dedupe="status" not in readings.columns)
     grid = infusions.select("participant_id").unique().join(win, how="cross")
     out = grid.join(metrics, on=["participant_id", "window"], how="left").with_columns(
         pl.col("n_readings").fill_null(0),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from isletflow.readers.text import (RowProblem, decode_export, read_csv_text, require_columns,
-                                    sniff_delimiter)
+from isletflow.readers.text import (RowProblem, decode_export, first_line, read_csv_text,
+                                    require_columns, sniff_delimiter)
 
 CENTRAL_LAB_COLUMNS = ["subject_id", "visit", "collection_date", "test_code", "test_name",
                        "result", "unit"]
@@ -19,9 +19,9 @@ def read_central_lab(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
     European labs send ``;``-separated files with decimal commas, some in Latin-1; the
     ``decimal_mark`` column records which, so core SQL reads ``5,4`` as 5.4.
     """
-    text, _ = decode_export(path, allow_latin1=True)
-    sep = sniff_delimiter(text.split("\n", 1)[0])
-    df, problems = read_csv_text(text, sep)
+    data, _ = decode_export(path, allow_latin1=True)
+    sep = sniff_delimiter(first_line(data))
+    df, problems = read_csv_text(data, sep)
     require_columns(path, df.columns, CENTRAL_LAB_COLUMNS, "central-lab")
     return df.with_columns(decimal_mark=pl.lit("," if sep == ";" else ".")).select(
         ["row_number", *CENTRAL_LAB_COLUMNS, "decimal_mark"]), problems

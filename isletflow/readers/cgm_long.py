@@ -25,8 +25,8 @@ def long_header(columns: list[str]) -> tuple[str, str, str] | None:
 
 def read_cgm_long(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
     """Read a long CGM file (glucose in mg/dL, local time without zone) as text rows."""
-    text, _ = decode_export(path)
-    df, problems = read_csv_text(text, ",")
+    data, _ = decode_export(path)
+    df, problems = read_csv_text(data, ",")
     cols = long_header([c.strip('"') for c in df.columns[1:]])
     if cols is None:
         raise ValueError(f"{path.name}: not a long CGM file (id,time,gl)")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, read_csv_text,
-                                    require_columns, sniff_delimiter)
+from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, first_line,
+                                    read_csv_text, require_columns, sniff_delimiter)
 
 CLARITY_SIGNATURES = ("Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type",
                       "Index;Zeitstempel (JJJJ-MM-TTThh:mm:ss);Ereignistyp")
@@ -46,10 +46,10 @@ RAW_COLUMNS = ["row_number", "export_index", "timestamp", "event_type", "event_s
 def read_clarity(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
     """Read a Clarity export as text rows: personal-data columns dropped, unit, language and
     decimal mark of the export added (values stay as exported; core SQL interprets them)."""
-    text, _ = decode_export(path)
-    header = text.split("\n", 1)[0].rstrip("\r")
+    data, _ = decode_export(path)
+    header = first_line(data)
     sep = sniff_delimiter(header)
-    df, problems = read_csv_text(text, sep)
+    df, problems = read_csv_text(data, sep)
     unit = None
     rename: dict[str, str] = {}
     drop: list[str] = []

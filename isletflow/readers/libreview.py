@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, read_csv_text,
-                                    require_columns, sniff_delimiter)
+from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, first_line,
+                                    read_csv_text, require_columns, sniff_delimiter)
 
 LIBRE_TITLE = "Glucose Data,Generated on"
 LIBRE_HEADER_START = "Device,Serial Number,Device Timestamp,Record Type"
@@ -36,12 +36,11 @@ RAW_COLUMNS = ["row_number", "device", "device_timestamp", "record_type", "histo
 def read_libreview(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
     """Read a LibreView export as text rows. Line 1 (title with the patient's full name) is
     skipped; the header is line 2. Serial number and notes are dropped."""
-    text, _ = decode_export(path)
-    lines = text.split("\n", 2)
-    if len(lines) < 2:
+    data, _ = decode_export(path)
+    if data.count(b"\n", 0, 65536) < 1:
         raise ExportLayoutError(f"{path.name}: LibreView export without a header line")
-    sep = sniff_delimiter(lines[1])
-    df, problems = read_csv_text(text, sep, header_line=2)
+    sep = sniff_delimiter(first_line(data, 2))
+    df, problems = read_csv_text(data, sep, header_line=2)
     unit = None
     rename: dict[str, str] = {}
     drop: list[str] = []

@@ -22,8 +22,8 @@ def read_redcap(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
     1 unverified, 2 complete), which REDCap writes last for every exported instrument.
     Checkbox fields (``field___code``) stay as separate fields with their 0/1 values.
     """
-    text, _ = decode_export(path)
-    df, problems = read_csv_text(text, ",")
+    data, _ = decode_export(path)
+    df, problems = read_csv_text(data, ",")
     require_columns(path, df.columns, ID_COLUMNS, "REDCap")
     complete = [c for c in df.columns if c.endswith("_complete")]
     if len(complete) != 1:

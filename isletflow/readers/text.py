@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,25 +27,32 @@ class RowProblem:
     message: str
 
 
-def decode_export(path: Path, allow_latin1: bool = False) -> tuple[str, str]:
-    """The file's text and the encoding it was read with.
+def decode_export(path: Path, allow_latin1: bool = False) -> tuple[bytes, str]:
+    """The file's content as UTF-8 bytes (BOM removed) and the encoding it was read with.
 
     UTF-8 (with or without BOM) always; Windows-1252/Latin-1 only where the format is known to
-    come that way (``allow_latin1``, European central labs). UTF-16 and binary files are
-    refused with a message that says so.
+    come that way (``allow_latin1``, European central labs), re-encoded to UTF-8. UTF-16 and
+    binary files are refused with a message that says so.
     """
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
         raise ExportEncodingError(f"{path.name}: wrong encoding: UTF-16 or binary content; "
                                   "expected UTF-8 text")
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        data.decode("utf-8")
+        return data, "utf-8"
     except UnicodeDecodeError as err:
         if allow_latin1:
-            return data.decode("latin-1"), "latin-1"
+            return data.decode("latin-1").encode("utf-8"), "latin-1"
         raise ExportEncodingError(
             f"{path.name}: wrong encoding: byte 0x{data[err.start]:02x} at offset {err.start} "
             "is not UTF-8; expected UTF-8 text") from err
+
+
+def first_line(data: bytes, n: int = 1) -> str:
+    """Line ``n`` (1-based) of UTF-8 ``data``, without its line end."""
+    return data.split(b"\n", n)[n - 1].decode("utf-8").rstrip("\r") if data else ""
 
 
 def head_lines(path: Path, n: int = 2) -> list[str]:
@@ -68,26 +74,32 @@ def sniff_delimiter(header: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-def read_csv_text(text: str, sep: str, header_line: int = 1) -> tuple[pl.DataFrame, list[RowProblem]]:
-    """All-text frame of a CSV body whose header is line ``header_line``; ``row_number`` is
-    the line of each record (header_line + 1 for the first).
+def read_csv_text(data: bytes, sep: str, header_line: int = 1
+                  ) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """All-text frame of UTF-8 CSV ``data`` whose header is line ``header_line``;
+    ``row_number`` is the line of each record (header_line + 1 for the first).
 
     A last line cut off mid-row (no line end, fewer fields than the line before) is not kept:
     it is returned as a ``truncated_row`` problem so it can be quarantined by line number.
     """
-    lines = io.StringIO(text).readlines()  # splits at \n only (CRLF stays in the line)
     problems: list[RowProblem] = []
-    body = lines[header_line - 1:]
-    if len(body) >= 3 and not body[-1].endswith("\n"):
-        last, before = (next(csv.reader([body[i]], delimiter=sep)) for i in (-1, -2))
-        if len(last) < len(before):
-            # only the first field as the value: later fields may hold personal data
-            problems.append(RowProblem(header_line + len(body) - 1, "truncated_row",
-                                       last[0][:40] if last else None,
-                                       f"the file ends mid-row: {len(last)} of {len(before)} "
-                                       "fields; the row is not loaded"))
-            body = body[:-1]
-    df = pl.read_csv(io.StringIO("".join(body)), separator=sep, infer_schema=False,
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n")
+        header_end = -1
+        for _ in range(header_line):
+            header_end = data.find(b"\n", header_end + 1)
+        if cut > header_end >= 0:  # at least one complete data row before the last line
+            prev = data.rfind(b"\n", 0, cut) + 1
+            last = next(csv.reader([data[cut + 1:].decode("utf-8")], delimiter=sep))
+            before = next(csv.reader([data[prev:cut].decode("utf-8")], delimiter=sep))
+            if len(last) < len(before):
+                # only the first field as the value: later fields may hold personal data
+                problems.append(RowProblem(data.count(b"\n", 0, cut + 1) + 1, "truncated_row",
+                                           last[0][:40] if last else None,
+                                           f"the file ends mid-row: {len(last)} of "
+                                           f"{len(before)} fields; the row is not loaded"))
+                data = data[:cut + 1]
+    df = pl.read_csv(data, separator=sep, infer_schema=False, skip_rows=header_line - 1,
                      row_index_name="row_number", row_index_offset=header_line + 1,
                      quote_char='"')
     return df.with_columns(pl.col("row_number").cast(pl.Int64)), problems

@@ -37,24 +37,40 @@ WITH clarity AS (
     JOIN audit.files AS f USING (file_id)
     LEFT JOIN core.sites AS s USING (site_id)
     WHERE r.file_id NOT IN (SELECT file_id FROM quality.quarantined_files)
+), hours AS (
+    -- UTC offsets per site clock hour (zones here change on the hour): two ICU conversions per
+    -- distinct hour instead of per reading. DuckDB (ICU) reads an ambiguous local time as the
+    -- later (standard-time) instant; "earlier" is the summer-time reading of the same hour.
+    SELECT DISTINCT timezone, date_trunc('hour', timestamp_local) AS h
+    FROM readings WHERE timestamp_local IS NOT NULL
+), offsets AS (
+    SELECT timezone, h,
+           timezone('UTC', timezone(timezone, h)) - h AS shift_later,
+           timezone('UTC', timezone(timezone, h - INTERVAL 1 HOUR)) + INTERVAL 1 HOUR - h
+               AS shift_earlier
+    FROM hours
 ), zoned AS (
-    SELECT *,
-           -- DuckDB (ICU) reads an ambiguous local time as the later (standard-time) instant.
-           timezone('UTC', timezone(timezone, timestamp_local)) AS utc_later,
-           timezone('UTC', timezone(timezone, timestamp_local - INTERVAL 1 HOUR))
-               + INTERVAL 1 HOUR AS utc_earlier,
-           max(timestamp_local) OVER (PARTITION BY file_id, device ORDER BY row_number
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_before
-    FROM readings
+    SELECT r.*, o.shift_later, o.shift_earlier
+    FROM readings AS r
+    LEFT JOIN offsets AS o
+           ON o.timezone = r.timezone AND o.h = date_trunc('hour', r.timestamp_local)
+), ambiguous AS (
+    -- only readings in a repeated hour need the file's order: has its clock gone back yet?
+    SELECT file_id, device, row_number,
+           coalesce(timestamp_local <= max(timestamp_local) OVER (
+               PARTITION BY file_id, device ORDER BY row_number
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back
+    FROM zoned WHERE shift_earlier < shift_later
 ), typed AS (
-    SELECT *,
-           CASE WHEN utc_earlier < utc_later AND NOT coalesce(timestamp_local <= latest_before, false)
-                THEN utc_earlier ELSE utc_later END AS timestamp_utc,
+    SELECT z.*,
+           z.timestamp_local + CASE WHEN z.shift_earlier < z.shift_later
+                                         AND NOT a.clock_went_back
+                                    THEN z.shift_earlier ELSE z.shift_later END AS timestamp_utc,
            CASE WHEN glucose_text IN ('Low', 'Niedrig') THEN 'low'
                 WHEN glucose_text IN ('High', 'Hoch') THEN 'high' END AS censored,
            TRY_CAST(CASE WHEN decimal_mark = ',' THEN replace(glucose_text, ',', '.')
                          ELSE glucose_text END AS DOUBLE) AS glucose_number
-    FROM zoned
+    FROM zoned AS z LEFT JOIN ambiguous AS a USING (file_id, device, row_number)
 )
 SELECT participant_id, site_id, device, interval_min,
        timestamp_local, timestamp_utc,
@@ -66,5 +82,4 @@ SELECT participant_id, site_id, device, interval_min,
        censored,
        glucose_text AS glucose_original, glucose_unit AS unit_original,
        file_id AS source_file_id, row_number AS source_row
-FROM typed
-ORDER BY participant_id, device, timestamp_utc, source_file_id, source_row;
+FROM typed;

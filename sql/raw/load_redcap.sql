@@ -1,2 +1,3 @@
--- Load this night's staged Parquet partitions (one per file, keyed by sha256) into raw.redcap.
-INSERT INTO raw.redcap BY NAME SELECT * FROM read_parquet($files) ORDER BY file_id, row_number;
+-- Load this night's staged Parquet partitions (one per file, keyed by sha256, rows in file
+-- order; the caller passes them sorted by path) into raw.redcap.
+INSERT INTO raw.redcap BY NAME SELECT * FROM read_parquet($files);

@@ -3,23 +3,32 @@
 -- file (audit.files.received_at, then path) is current. An older reading with the same value
 -- is an 'overlap'; with a different value it is 'superseded', and audit.superseded_values
 -- keeps what it said and which file replaced it. Nothing is deleted from core.
-CREATE OR REPLACE TABLE core.cgm_readings AS
-WITH ranked AS (
-    SELECT c.*,
-           row_number() OVER w AS rank,
-           first_value(c.glucose_mg_dl) OVER w AS current_value,
-           first_value(c.censored) OVER w AS current_censored
-    FROM core.cgm_readings AS c JOIN audit.files AS f ON f.file_id = c.source_file_id
-    WINDOW w AS (PARTITION BY c.participant_id, c.device, c.timestamp_utc
-                 ORDER BY f.received_at DESC, f.rel_path DESC, c.source_row)
-)
-SELECT * EXCLUDE (rank, current_value, current_censored),
-       CASE WHEN rank = 1 THEN 'current'
-            WHEN glucose_mg_dl = current_value
-                 AND censored IS NOT DISTINCT FROM current_censored THEN 'overlap'
-            ELSE 'superseded' END AS status
-FROM ranked
-ORDER BY participant_id, device, timestamp_utc, source_file_id, source_row;
+ALTER TABLE core.cgm_readings ADD COLUMN status VARCHAR DEFAULT 'current';
+UPDATE core.cgm_readings AS c
+SET status = r.status
+FROM (
+    WITH repeated AS (
+        -- only times given more than once need ranking (hash aggregate, then a small window)
+        SELECT participant_id, device, timestamp_utc
+        FROM core.cgm_readings GROUP BY ALL HAVING count(*) > 1
+    ), ranked AS (
+        SELECT c.source_file_id, c.source_row, c.glucose_mg_dl, c.censored,
+               row_number() OVER w AS rank,
+               first_value(c.glucose_mg_dl) OVER w AS current_value,
+               first_value(c.censored) OVER w AS current_censored
+        FROM core.cgm_readings AS c
+        SEMI JOIN repeated USING (participant_id, device, timestamp_utc)
+        JOIN audit.files AS f ON f.file_id = c.source_file_id
+        WINDOW w AS (PARTITION BY c.participant_id, c.device, c.timestamp_utc
+                     ORDER BY f.received_at DESC, f.rel_path DESC, c.source_row)
+    )
+    SELECT source_file_id, source_row,
+           CASE WHEN glucose_mg_dl = current_value
+                     AND censored IS NOT DISTINCT FROM current_censored THEN 'overlap'
+                ELSE 'superseded' END AS status
+    FROM ranked WHERE rank > 1
+) AS r
+WHERE c.source_file_id = r.source_file_id AND c.source_row = r.source_row;
 CREATE OR REPLACE TABLE audit.superseded_values AS
 SELECT o.participant_id, o.device, o.timestamp_utc,
        o.glucose_mg_dl AS old_glucose_mg_dl, o.glucose_original AS old_original,
