@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, first_line,
-                                    read_csv_text, require_columns, sniff_delimiter)
+                                    map_columns, read_csv_text, sniff_delimiter)
 
 CLARITY_SIGNATURES = ("Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type",
                       "Index;Zeitstempel (JJJJ-MM-TTThh:mm:ss);Ereignistyp")
@@ -50,30 +50,13 @@ def read_clarity(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
     header = first_line(data)
     sep = sniff_delimiter(header)
     df, problems = read_csv_text(data, sep)
-    unit = None
-    rename: dict[str, str] = {}
-    drop: list[str] = []
-    for col in df.columns[1:]:
-        m = _UNIT.match(col)
-        key = m.group(1) if m else col
-        if m and m.group(1) in ("Glucose Value", "Glukosewert"):
-            unit = {"mg/dl": "mg/dL", "mmol/l": "mmol/L"}.get(m.group(2), m.group(2))
-        if key not in _COLUMNS:
-            raise ExportLayoutError(f"{path.name}: unexpected Clarity column {col!r}")
-        target = _COLUMNS[key]
-        if target is None:
-            drop.append(col)
-        else:
-            rename[col] = target
-    require_columns(path, list(rename.values()), REQUIRED, "Dexcom Clarity")
+    out, unit = map_columns(path, df, _COLUMNS, _UNIT, ("Glucose Value", "Glukosewert"),
+                            "Dexcom Clarity", REQUIRED, RAW_COLUMNS)
     if unit is None:
         raise ExportLayoutError(f"{path.name}: no glucose unit (mg/dL or mmol/L) in the header")
-    out = df.drop(drop).rename(rename).with_columns(
+    out = out.with_columns(  # the older 12-column layout has no transmitter columns
         glucose_unit=pl.lit(unit),
         export_language=pl.lit("de" if header.startswith("Index;Zeitstempel") else "en"),
         decimal_mark=pl.lit("," if sep == ";" else "."),
     )
-    for col in RAW_COLUMNS:
-        if col not in out.columns:  # the older 12-column layout has no transmitter columns
-            out = out.with_columns(pl.lit(None, pl.String).alias(col))
     return out.select(RAW_COLUMNS), problems

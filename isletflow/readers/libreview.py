@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, first_line,
-                                    read_csv_text, require_columns, sniff_delimiter)
+                                    map_columns, read_csv_text, sniff_delimiter)
 
 LIBRE_TITLE = "Glucose Data,Generated on"
 LIBRE_HEADER_START = "Device,Serial Number,Device Timestamp,Record Type"
@@ -41,25 +41,8 @@ def read_libreview(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
         raise ExportLayoutError(f"{path.name}: LibreView export without a header line")
     sep = sniff_delimiter(first_line(data, 2))
     df, problems = read_csv_text(data, sep, header_line=2)
-    unit = None
-    rename: dict[str, str] = {}
-    drop: list[str] = []
-    for col in df.columns[1:]:
-        m = _UNIT.match(col)
-        key = m.group(1) if m else col
-        if m and m.group(1) != "Ketone":
-            unit = m.group(2)
-        if key not in _COLUMNS:
-            raise ExportLayoutError(f"{path.name}: unexpected LibreView column {col!r}")
-        target = _COLUMNS[key]
-        if target is None:
-            drop.append(col)
-        else:
-            rename[col] = target
-    require_columns(path, list(rename.values()), REQUIRED, "LibreView")
-    out = df.drop(drop).rename(rename).with_columns(
-        glucose_unit=pl.lit(unit), decimal_mark=pl.lit("," if sep == ";" else "."))
-    for col in RAW_COLUMNS:
-        if col not in out.columns:
-            out = out.with_columns(pl.lit(None, pl.String).alias(col))
+    out, unit = map_columns(path, df, _COLUMNS, _UNIT,
+                            ("Historic Glucose", "Scan Glucose", "Strip Glucose"), "LibreView",
+                            REQUIRED, RAW_COLUMNS)
+    out = out.with_columns(glucose_unit=pl.lit(unit), decimal_mark=pl.lit("," if sep == ";" else "."))
     return out.select(RAW_COLUMNS), problems

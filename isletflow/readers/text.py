@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,3 +111,32 @@ def require_columns(path: Path, present: list[str], required: list[str], fmt: st
     if missing:
         raise ExportLayoutError(f"{path.name}: {fmt} export lacks column(s) {missing} "
                                 "(renamed or removed?)")
+
+
+def map_columns(path: Path, df: pl.DataFrame, columns: dict[str, str | None],
+                unit_pattern: re.Pattern[str], glucose_keys: tuple[str, ...], fmt: str,
+                required: list[str], raw_columns: list[str]) -> tuple[pl.DataFrame, str | None]:
+    """Rename a device export's header to raw columns, drop the personal-data ones (mapped
+    to None), read the glucose unit from the header (``unit_pattern``: group 1 the column
+    without its unit, group 2 the unit), and add absent optional columns as nulls.
+    Returns the frame (in ``raw_columns`` order, less the unit) and the unit."""
+    unit = None
+    rename: dict[str, str] = {}
+    drop: list[str] = []
+    for col in df.columns[1:]:
+        m = unit_pattern.match(col)
+        key = m.group(1) if m else col
+        if m and m.group(1) in glucose_keys:
+            unit = {"mg/dl": "mg/dL", "mmol/l": "mmol/L"}.get(m.group(2), m.group(2))
+        if key not in columns:
+            raise ExportLayoutError(f"{path.name}: unexpected {fmt} column {col!r}")
+        if columns[key] is None:
+            drop.append(col)
+        else:
+            rename[col] = columns[key]
+    require_columns(path, list(rename.values()), required, fmt)
+    out = df.drop(drop).rename(rename)
+    missing = [c for c in raw_columns if c not in out.columns and c not in ("glucose_unit",
+                                                                           "decimal_mark",
+                                                                           "export_language")]
+    return out.with_columns([pl.lit(None, pl.String).alias(c) for c in missing]), unit
