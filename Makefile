@@ -29,7 +29,7 @@ test: env
 	$(BIN)/pytest
 
 bench: env
-	$(BIN)/python bench/run.py --scales 1 10 --workdir data/bench
+	$(BIN)/python bench/run.py --scales 1 10 --workdir data/bench $(BENCH_ARGS)
 
 clean:
 	rm -rf data .prefect
