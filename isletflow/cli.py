@@ -76,9 +76,15 @@ def query(
     """Run SQL on the published warehouse, opened read-only."""
     from isletflow.warehouse import connect
 
+    import duckdb
+
     _require(warehouse)
-    with connect(warehouse, read_only=True) as con:
-        df = con.sql(sql).pl()
+    try:
+        with connect(warehouse, read_only=True) as con:
+            df = con.sql(sql).pl()
+    except duckdb.Error as err:
+        console.print(f"[red]{type(err).__name__}: {err}[/]")
+        raise typer.Exit(1) from err
     _print_frame(df, title=None)
 
 

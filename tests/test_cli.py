@@ -21,6 +21,16 @@ def test_missing_warehouse_is_a_clear_error(tmp_path):
     assert "no warehouse at" in r.output and "isletflow run" in r.output
 
 
+def test_a_bad_query_is_a_one_line_error_not_a_traceback(tmp_path):
+    import duckdb
+
+    wh = tmp_path / "w.duckdb"
+    duckdb.connect(str(wh)).close()
+    r = runner.invoke(app, ["query", "SELECT window, 1", "--warehouse", str(wh)])
+    assert r.exit_code == 1
+    assert "ParserException" in r.output and "Traceback" not in r.output
+
+
 def test_run_without_landing_folder_says_how_to_make_one(tmp_path):
     r = runner.invoke(app, ["run", "--landing", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "isletflow demo-data" in r.output
