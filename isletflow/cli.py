@@ -124,14 +124,7 @@ def inspect(
     """Detect a file's format and show what was read, dropped and set aside."""
     from isletflow.inspect import inspect_export
 
-    if not file.is_file():
-        console.print(f"[red]no such file: {file}[/]")
-        raise typer.Exit(2)
-    try:
-        r = inspect_export(file, site=site, participant=participant)
-    except ValueError as err:
-        console.print(f"[red]{err}[/]")
-        raise typer.Exit(1) from err
+    r = _read_one_file(file, inspect_export, site=site, participant=participant)
     console.print(f"{file.name}: {r.export_format}, {r.rows_read:,} rows read")
     console.print("personal-data columns dropped: " + (", ".join(r.dropped_columns) or "none"))
     for kind, n in r.not_canonical.items():
@@ -155,18 +148,24 @@ def cgm_metrics_cmd(
     """Consensus CGM metrics per participant of one file (no warehouse needed)."""
     from isletflow.cgm_tool import file_metrics
 
-    if not file.is_file():
-        console.print(f"[red]no such file: {file}[/]")
-        raise typer.Exit(2)
-    try:
-        df = file_metrics(file, site=site)
-    except ValueError as err:
-        console.print(f"[red]{err}[/]")
-        raise typer.Exit(1) from err
+    df = _read_one_file(file, file_metrics, site=site)
     _print_frame(df, title=f"CGM metrics of {file.name}")
     if out:
         df.write_csv(out)
         console.print(f"wrote {out}")
+
+
+def _read_one_file(file: Path, read, **kwargs):
+    """``read(file, **kwargs)`` for the single-file tools: a missing file exits 2, a file
+    that cannot be read exits 1, each with one plain line instead of a traceback."""
+    if not file.is_file():
+        console.print(f"[red]no such file: {file}[/]")
+        raise typer.Exit(2)
+    try:
+        return read(file, **kwargs)
+    except ValueError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(1) from err
 
 
 def _require(warehouse: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from isletflow.landing import LandingFile
-from isletflow.readers import FORMATS, RowProblem, read_export
+from isletflow.readers import (FORMATS, ExportEncodingError, ExportLayoutError, RowProblem,
+                               UnknownFormatError, read_export)
 
 # The export formats a site may send in each landing sub-folder.
 FORMATS_BY_KIND = {"cgm": ("dexcom_clarity", "libreview"), "edc": ("redcap",),
@@ -35,9 +36,12 @@ def staged_path(stage_dir: Path, fmt: str, sha256: str) -> Path:
 
 
 def _rule_of(err: Exception) -> str:
-    names = {"UnknownFormatError": "unknown_format", "ExportEncodingError": "wrong_encoding",
-             "ExportLayoutError": "missing_or_renamed_column"}
-    return names.get(type(err).__name__, "unreadable_file")
+    for kind, rule in ((UnknownFormatError, "unknown_format"),
+                       (ExportEncodingError, "wrong_encoding"),
+                       (ExportLayoutError, "missing_or_renamed_column")):
+        if isinstance(err, kind):
+            return rule
+    return "unreadable_file"
 
 
 def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> StagedFile:

@@ -8,7 +8,7 @@ import io
 import numpy as np
 
 from isletflow.demo.profiles import (CGM_BASELINE_DAYS, DEATH_DAY, SITE_EXPORTS, Profile,
-                                     day_iso, infusion_date, last_day, site_of)
+                                     day_iso, last_day, site_of)
 
 LAB_VISITS = {
     "screening": ("HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"),
