@@ -118,28 +118,58 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
     return cgm_metrics(readings).height
 
 
+_OPTS = {"en": "delim=',', header=true, skip=0", "de": "delim=';', header=true, skip=0",
+         "libre": "delim=',', header=true, skip=1"}
+
+
+def _names(kind: str) -> str:
+    return ", ".join(f"'column{i:02d}'" for i in range(19 if kind == "libre" else 14))
+
+
+def _files_by_kind(dirs: list[Path]) -> dict[str, list[str]]:
+    by_kind: dict[str, list[str]] = {"en": [], "de": [], "libre": []}
+    for _, f in cgm_files(dirs):
+        head = f.read_bytes()[:64].decode("utf-8-sig", errors="replace")
+        kind = "libre" if head.startswith("Glucose Data") else ("de" if ";" in head else "en")
+        by_kind[kind].append(str(f))
+    return by_kind
+
+
 def duckdb_scan(dirs: list[Path]) -> int:
     """The floor: DuckDB's read_csv over the same files (explicit options), counting rows and
     averaging the glucose column as text-to-number, no harmonisation."""
     import duckdb
 
     con = duckdb.connect()
-    by_kind = {"en": [], "de": [], "libre": []}
-    for _, f in cgm_files(dirs):
-        head = f.read_bytes()[:64].decode("utf-8-sig", errors="replace")
-        kind = "libre" if head.startswith("Glucose Data") else ("de" if ";" in head else "en")
-        by_kind[kind].append(str(f))
     n = 0
-    opts = {"en": "delim=',', header=true, skip=0", "de": "delim=';', header=true, skip=0",
-            "libre": "delim=',', header=true, skip=1"}
     col = {"en": "column07", "de": "column07", "libre": "column04"}
-    for kind, files in by_kind.items():
+    for kind, files in _files_by_kind(dirs).items():
         if files:
             n += con.execute(
                 f"SELECT count(*), avg(TRY_CAST(replace({col[kind]}, ',', '.') AS DOUBLE)) "
-                f"FROM read_csv($f, {opts[kind]}, all_varchar=true, names=["
-                + ", ".join(f"'column{i:02d}'" for i in range(19 if kind == 'libre' else 14))
-                + "], null_padding=true, ignore_errors=true)", {"f": files}).fetchone()[0]
+                f"FROM read_csv($f, {_OPTS[kind]}, all_varchar=true, names=[{_names(kind)}], "
+                "null_padding=true, ignore_errors=true)", {"f": files}).fetchone()[0]
+    return n
+
+
+def duckdb_load(dirs: list[Path], work: Path) -> int:
+    """A bare warehouse load, for context: the same read_csv scan written as text rows into a
+    DuckDB file table (no harmonisation, no second layer). Writing rows to DuckDB's storage
+    is what the scan alone does not pay; isletflow writes raw and core."""
+    import duckdb
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    con = duckdb.connect(str(work / "load.duckdb"))
+    con.execute("SET preserve_insertion_order = false")
+    n = 0
+    for kind, files in _files_by_kind(dirs).items():
+        if files:
+            con.execute(f"CREATE TABLE {kind} AS SELECT * FROM read_csv($f, {_OPTS[kind]}, "
+                        f"all_varchar=true, names=[{_names(kind)}], null_padding=true, "
+                        "ignore_errors=true, union_by_name=true)", {"f": files})
+            n += con.execute(f"SELECT count(*) FROM {kind}").fetchone()[0]
+    con.close()
     return n
 
 
@@ -207,6 +237,9 @@ def main() -> None:
         print(f"ingest+metrics isletflow {tn:7.2f} s {mn:7.0f} MiB | duckdb read_csv scan "
               f"{ts:6.2f} s {ms:7.0f} MiB ({rows:,} rows) | ratio {tn / ts:5.2f}x "
               "(target <= 2x)")
+        tl, ml, _ = measure(duckdb_load, dirs, work / "load")
+        print(f"context       duckdb read_csv into a DuckDB file table (text rows, one layer) "
+              f"{tl:6.2f} s {ml:7.0f} MiB | isletflow / that load {tn / tl:5.2f}x")
         print(f"ingest rate   {n / tn:,.0f} readings/s")
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 
-from isletflow.build import RunInfo, build_path_for
+from isletflow.build import RunInfo, build_path_for, run_environment
 from isletflow.config import PipelineConfig
+from isletflow.runs import journal, remove_stale_builds, run_lock
 from tasks.landing import discover_files, stage_file
+from tasks.report import previous_summary, run_artifacts
 from tasks.warehouse import build_core, compute_endpoints, publish, validate_core
 
 
@@ -21,18 +24,46 @@ def nightly(
     as_of: dt.date | None = None,
     sites: list[str] | None = None,
     full_refresh: bool = False,
+    stage_dir: str | None = None,
 ) -> dict:
     """Load every site export under ``landing_dir`` into a new warehouse and publish it.
 
     Parameters: ``landing_dir`` (``<site>/<cgm|edc|lab>/*.csv``), ``warehouse`` (DuckDB file
     to publish), ``as_of`` (only files received by that date), ``sites`` (only these sites),
-    ``full_refresh`` (re-parse every file even when its sha256 is already staged).
+    ``full_refresh`` (re-parse every file even when its sha256 is already staged),
+    ``stage_dir`` (cache of parsed files; default ``stage/`` next to the warehouse).
     """
-    cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh)
+    cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh,
+                                     stage_dir)
     run = RunInfo(run_id=str(flow_run.id or uuid.uuid4()), flow_run_id=flow_run.id,
                   started_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    log = get_run_logger()
+    with run_lock(cfg.warehouse, log):  # one run per warehouse at a time; others wait here
+        for stale in remove_stale_builds(cfg.warehouse):
+            journal(cfg.warehouse, stale, "interrupted")
+            log.warning("removed the unfinished build of run %s (it was killed)", stale)
+        journal(cfg.warehouse, run.run_id, "started", flow_run_id=run.flow_run_id,
+                as_of=as_of, sites=",".join(cfg.sites) if cfg.sites else None,
+                full_refresh=full_refresh, **run_environment())
+        try:
+            summary = _night(cfg, run)
+        except BaseException as err:
+            journal(cfg.warehouse, run.run_id, "failed", error=type(err).__name__)
+            raise
+    log.info("nightly run %s published: %d files, %d rows quarantined, %d endpoint values "
+             "changed", run.run_id, summary["files"], sum(summary["rows_quarantined"].values()),
+             summary["endpoint_values_changed"])
+    return summary
+
+
+def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
     files, problems = discover_files(cfg)
-    staged = [s.result() for s in stage_file.map(files, cfg=unmapped(cfg))]
+    futures = stage_file.with_options(refresh_cache=cfg.full_refresh).map(
+        files, cfg=unmapped(cfg))
+    # a Prefect cache hit (same sha256, reader code and stage folder) counts as unchanged
+    staged = [dataclasses.replace(s, cached=True) if f.state.name == "Cached" else s
+              for f, s in ((f, f.result()) for f in futures)]
+    previous = previous_summary(cfg.warehouse)
     build = build_path_for(cfg.warehouse, run.run_id)
     try:
         build_core(cfg, build, files, staged, problems, run)
@@ -48,8 +79,7 @@ def nightly(
         "files_not_loaded": len(problems) + sum(1 for s in staged if s.error),
         "rows_quarantined": quarantined, "endpoint_rows": endpoint_rows, "table_rows": counts,
     }
-    get_run_logger().info("nightly run %s published: %d files, %d rows quarantined",
-                          run.run_id, len(files), sum(quarantined.values()))
+    summary["endpoint_values_changed"] = run_artifacts(summary, cfg.warehouse, previous, None)
     return summary
 
 

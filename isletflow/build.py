@@ -37,6 +37,7 @@ from isletflow.endpoints.participant_summary import participant_summary
 from isletflow.endpoints.primary_endpoint import primary_endpoint
 from isletflow.endpoints.she_free import she_free
 from isletflow.landing import LandingFile, LandingProblem
+from isletflow.runs import unpublished_runs
 from isletflow.quality import ISSUE_SCHEMA, conform, gx_issues, pandera_issues
 from isletflow.staging import StagedFile
 from isletflow.warehouse import (connect, read_table, run_sql, sql_files, sql_text, table_counts,
@@ -46,6 +47,12 @@ from schemas.gx_suites import GX_SUITES
 
 PACKAGES = ("isletflow", "prefect", "duckdb", "polars", "pandera", "great-expectations",
             "fastapi", "pyarrow")
+
+
+RUN_SCHEMA = {"run_id": pl.String, "flow_run_id": pl.String, "started_at": pl.Datetime("us"),
+              "finished_at": pl.Datetime("us"), "status": pl.String, "as_of": pl.Date,
+              "sites": pl.String, "full_refresh": pl.Boolean, "n_files": pl.Int32,
+              "package_versions": pl.String, "git_commit": pl.String, "error": pl.String}
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,11 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             con.execute("ATTACH ? AS prev (READ_ONLY)", [str(cfg.warehouse)])
             run_sql(con, "audit/carry_over.sql")
             con.execute("DETACH prev")
+        unpublished = unpublished_runs(cfg.warehouse, run.run_id)
+        if unpublished:
+            con.register("_journal", pl.DataFrame(unpublished, schema=RUN_SCHEMA).to_arrow())
+            run_sql(con, "audit/unpublished_runs.sql")
+            con.unregister("_journal")
         manifest = pl.DataFrame(
             [{"file_id": f.file_id, "sha256": f.sha256, "site_id": f.site_id, "kind": f.kind,
               "rel_path": f.rel_path, "participant_id": f.participant_id,
@@ -222,30 +234,30 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dict[str, int]:
-    """Record the run in audit, then swap the build file in place of the warehouse (atomic
-    rename on the same file system). Returns rows per data table (raw, core, quality,
-    endpoints) of the published warehouse, as recorded in audit.table_rows."""
+def run_environment() -> dict[str, str | None]:
+    """What produced a run: package versions (JSON) and the git commit of the code."""
     versions = {}
     for pkg in PACKAGES:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
+    return {"package_versions": json.dumps(versions, sort_keys=True), "git_commit": _git_commit()}
+
+
+def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dict[str, int]:
+    """Record the run in audit, then swap the build file in place of the warehouse (atomic
+    rename on the same file system). Returns rows per data table (raw, core, quality,
+    endpoints) of the published warehouse, as recorded in audit.table_rows."""
     with connect(build) as con:
         counts = {k: v for k, v in table_counts(con).items() if not k.startswith("audit.")}
         run_row = pl.DataFrame([{
             "run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": run.started_at,
             "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status": "published",
             "as_of": cfg.as_of, "sites": ",".join(cfg.sites) if cfg.sites else None,
-            "full_refresh": cfg.full_refresh, "n_files": n_files,
-            "package_versions": json.dumps(versions, sort_keys=True),
-            "git_commit": _git_commit(),
-        }], schema={"run_id": pl.String, "flow_run_id": pl.String,
-                    "started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us"),
-                    "status": pl.String, "as_of": pl.Date, "sites": pl.String,
-                    "full_refresh": pl.Boolean, "n_files": pl.Int32,
-                    "package_versions": pl.String, "git_commit": pl.String})
+            "full_refresh": cfg.full_refresh, "n_files": n_files, **run_environment(),
+            "error": None,
+        }], schema=RUN_SCHEMA)
         con.register("_run", run_row.to_arrow())
         con.register("_rows", pl.DataFrame({"run_id": [run.run_id] * len(counts),
                                             "table_name": list(counts),

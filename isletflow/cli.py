@@ -69,6 +69,61 @@ def run(
 
 
 @app.command()
+def cut(
+    as_of: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Cut date: only files received by this day (UTC) are used.")],
+    landing: Annotated[Path, typer.Option(help="Landing folder.")] = DEFAULT_LANDING,
+    cuts_dir: Annotated[Path, typer.Option(help="Folder of the named snapshots.")] = Path("data/cuts"),
+    stage_dir: Annotated[Path, typer.Option(help="Cache of parsed files (shared with the nightly runs).")] = Path("data/stage"),
+    verify: Annotated[bool, typer.Option(help="Rebuild an existing cut in a scratch file and compare its endpoint tables with the recorded checksums.")] = False,
+) -> None:
+    """Build a data cut: CUTS_DIR/<date>.duckdb, read-only, from the files received by the cut
+    date, with <date>.sha256.json (checksums of its endpoint tables)."""
+    import json
+    import tempfile
+
+    from isletflow.warehouse import table_digests
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.nightly import nightly
+
+    day = as_of.date()
+    target, sums = cuts_dir / f"{day}.duckdb", cuts_dir / f"{day}.sha256.json"
+    if not landing.is_dir():
+        console.print(f"[red]landing folder {landing} does not exist[/]")
+        raise typer.Exit(2)
+    if verify:
+        if not sums.exists():
+            console.print(f"[red]no cut {target} to verify[/]; build it first without --verify")
+            raise typer.Exit(2)
+        recorded = json.loads(sums.read_text())["endpoint_tables"]
+        with tempfile.TemporaryDirectory(dir=cuts_dir) as tmp:
+            nightly(landing_dir=str(landing), warehouse=str(Path(tmp) / target.name),
+                    as_of=day, stage_dir=str(stage_dir))
+            rebuilt = table_digests(Path(tmp) / target.name)
+        differ = sorted(t for t in recorded.keys() | rebuilt.keys()
+                        if recorded.get(t) != rebuilt.get(t))
+        for t in differ:
+            console.print(f"[red]differs: {t}[/]")
+        console.print(f"rebuilt cut {day}: {len(recorded) - len(differ)} of {len(recorded)} "
+                      "endpoint tables identical")
+        raise typer.Exit(1 if differ else 0)
+    if target.exists():
+        console.print(f"[red]cut {target} exists and is read-only[/]; use --verify to rebuild "
+                      "and compare it")
+        raise typer.Exit(2)
+    result = nightly(landing_dir=str(landing), warehouse=str(target), as_of=day,
+                     stage_dir=str(stage_dir))
+    digests = table_digests(target)
+    sums.write_text(json.dumps({"as_of": str(day), "run_id": result["run_id"],
+                                "files": result["files"], "endpoint_tables": digests},
+                               indent=1, sort_keys=True))
+    for p in (target, sums):
+        p.chmod(0o444)
+    console.print(f"cut {day}: {target} ({result['files']} files received by {day}), "
+                  f"checksums of {len(digests)} endpoint tables in {sums}")
+
+
+@app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,

@@ -85,6 +85,7 @@ class PipelineConfig:
     as_of: dt.date | None = None
     sites: tuple[str, ...] | None = None
     full_refresh: bool = False
+    stage_root: Path | None = None
     windows: tuple[AnalysisWindow, ...] = ANALYSIS_WINDOWS
     site_registry: tuple[Site, ...] = field(default=SITES)
 
@@ -97,12 +98,16 @@ class PipelineConfig:
 
     @property
     def stage_dir(self) -> Path:
-        """Per-file Parquet partitions, keyed by sha256, next to the warehouse."""
-        return self.warehouse.parent / "stage"
+        """Per-file Parquet partitions, keyed by sha256: ``stage_root`` (data cuts share the
+        nightly's), else next to the warehouse."""
+        return self.stage_root or self.warehouse.parent / "stage"
 
     @property
     def quality_dir(self) -> Path:
-        """Per-site query listings written each run."""
+        """Per-site query listings written each run: ``quality/`` next to the warehouse, or
+        ``<name>.quality/`` for an as-of run (a data cut keeps its own listings)."""
+        if self.as_of is not None:
+            return self.warehouse.with_name(f"{self.warehouse.stem}.quality")
         return self.warehouse.parent / "quality"
 
     @classmethod
@@ -113,6 +118,7 @@ class PipelineConfig:
         as_of: dt.date | None = None,
         sites: list[str] | None = None,
         full_refresh: bool = False,
+        stage_dir: str | Path | None = None,
     ) -> "PipelineConfig":
         unknown = sorted(set(sites or ()) - set(SITES_BY_ID))
         if unknown:
@@ -123,6 +129,7 @@ class PipelineConfig:
             as_of=as_of,
             sites=tuple(sorted(sites)) if sites else None,
             full_refresh=full_refresh,
+            stage_root=Path(stage_dir).resolve() if stage_dir else None,
         )
 
 

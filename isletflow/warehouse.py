@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
@@ -77,3 +78,15 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows per table of every warehouse layer, as ``{schema.table: n}``."""
     tables = con.sql(sql_text("audit/list_tables.sql")).fetchall()
     return {f"{s}.{t}": con.table(f'{s}."{t}"').count("*").fetchall()[0][0] for s, t in tables}
+
+
+def table_digests(path: Path, schemas: tuple[str, ...] = ("endpoints",)) -> dict[str, str]:
+    """sha256 of every table's full contents (rows sorted), per table of ``schemas``: equal
+    digests mean equal tables, whatever the physical order or file layout."""
+    out = {}
+    with connect(path, read_only=True) as con:
+        for schema, table in con.sql(sql_text("audit/list_tables.sql")).fetchall():
+            if schema in schemas:
+                rows = con.sql(f'SELECT * FROM {schema}."{table}" ORDER BY ALL').fetchall()
+                out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return out

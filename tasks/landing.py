@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from prefect import get_run_logger, task
+from prefect.context import TaskRunContext
 
 from isletflow.config import PipelineConfig
 from isletflow.landing import LandingFile, LandingProblem, scan_landing
-from isletflow.staging import StagedFile, stage_export
+from isletflow.staging import READER_CODE, StagedFile, is_staged, stage_export
 
 
 @task(name="discover-files", retries=2, retry_delay_seconds=5, timeout_seconds=600)
@@ -22,7 +25,19 @@ def discover_files(cfg: PipelineConfig) -> tuple[list[LandingFile], list[Landing
     return files, problems
 
 
-@task(name="stage-file", retries=2, retry_delay_seconds=2, task_run_name="stage {f.rel_path}")
+def staged_cache_key(_: TaskRunContext, params: dict) -> str | None:
+    """Prefect's cache key of a staged file: its sha256, the stage folder and the reader code.
+    None (no caching) until the file has a staged partition: unreadable files are retried."""
+    f, cfg = params["f"], params["cfg"]
+    if not is_staged(cfg.stage_dir, f.sha256):
+        return None
+    where = hashlib.sha256(str(cfg.stage_dir).encode()).hexdigest()[:12]
+    return f"stage-{f.sha256}-{READER_CODE}-{where}"
+
+
+@task(name="stage-file", retries=2, retry_delay_seconds=2,
+      task_run_name="stage {f.site_id} {f.kind} {f.file_id}",
+      cache_key_fn=staged_cache_key, persist_result=True)
 def stage_file(f: LandingFile, cfg: PipelineConfig) -> StagedFile:
     """Parse one export into its Parquet partition (skipped when its sha256 is already staged)."""
     staged = stage_export(f, cfg.stage_dir, refresh=cfg.full_refresh)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 
@@ -11,22 +10,13 @@ import pytest
 
 from flows.nightly import nightly
 from isletflow.demo import generate_trial
-from isletflow.warehouse import LAYERS
+from isletflow.warehouse import LAYERS, table_digests
 
 pytestmark = pytest.mark.e2e
 
 
-def content_digests(warehouse, schemas=("raw", "core", "quality", "endpoints")) -> dict[str, str]:
-    """A digest of every table's full contents (rows sorted), per table."""
-    out = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.sql("SELECT table_schema, table_name FROM information_schema.tables "
-                         "WHERE table_type = 'BASE TABLE'").fetchall()
-        for s, t in sorted(tables):
-            if s in schemas:
-                rows = con.sql(f'SELECT * FROM {s}."{t}" ORDER BY ALL').fetchall()
-                out[f"{s}.{t}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
-    return out
+def content_digests(warehouse) -> dict[str, str]:
+    return table_digests(warehouse, ("raw", "core", "quality", "endpoints"))
 
 
 class _Grab(logging.Handler):

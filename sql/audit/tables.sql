@@ -15,19 +15,20 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     run_id           VARCHAR PRIMARY KEY,
     flow_run_id      VARCHAR,
     started_at       TIMESTAMP NOT NULL,
-    finished_at      TIMESTAMP NOT NULL,
-    status           VARCHAR NOT NULL,
+    finished_at      TIMESTAMP,           -- null: the run was killed (status interrupted)
+    status           VARCHAR NOT NULL,    -- published | failed | interrupted
     as_of            DATE,
     sites            VARCHAR,
     full_refresh     BOOLEAN NOT NULL,
-    n_files          INTEGER NOT NULL,
+    n_files          INTEGER,             -- files loaded (published runs)
     package_versions VARCHAR NOT NULL,    -- JSON object
-    git_commit       VARCHAR
+    git_commit       VARCHAR,
+    error            VARCHAR              -- failed runs: the error's class (never its message)
 );
 CREATE TABLE IF NOT EXISTS audit.run_files (
     run_id  VARCHAR NOT NULL,
     file_id VARCHAR NOT NULL,
-    status  VARCHAR NOT NULL              -- new | unchanged
+    status  VARCHAR NOT NULL              -- new | changed (new content at a known path) | unchanged
 );
 CREATE TABLE IF NOT EXISTS audit.table_rows (
     run_id     VARCHAR NOT NULL,

@@ -1,0 +1,10 @@
+-- Files of one run ($run) by site and landing folder: new, changed (new content at a path
+-- seen before) and unchanged.
+SELECT f.site_id AS site, f.kind,
+       count(*) FILTER (WHERE r.status = 'new') AS new,
+       count(*) FILTER (WHERE r.status = 'changed') AS changed,
+       count(*) FILTER (WHERE r.status = 'unchanged') AS unchanged
+FROM audit.run_files AS r JOIN audit.files AS f USING (file_id)
+WHERE r.run_id = $run
+GROUP BY ALL
+ORDER BY site, kind;
