@@ -11,7 +11,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: env run test bench clean
+.PHONY: env run test bench serve clean
 
 env: $(VENV)/.synced
 
@@ -30,6 +30,9 @@ test: env
 
 bench: env
 	$(BIN)/python bench/run.py --scales 1 10 --workdir data/bench $(BENCH_ARGS)
+
+serve: env
+	$(BIN)/isletflow serve --port $(or $(PORT),4200)
 
 clean:
 	rm -rf data .prefect

@@ -124,6 +124,17 @@ def cut(
 
 
 @app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server and UI.")] = 4200,
+) -> None:
+    """Start a local Prefect server and worker and deploy prefect.yaml: the UI shows the
+    nightly schedule and runs the flow by hand with a parameter form."""
+    from isletflow.serve import serve as serve_all
+
+    raise typer.Exit(serve_all(port, say=console.print))
+
+
+@app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,

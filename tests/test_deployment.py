@@ -1,0 +1,50 @@
+"""The deployment as a user runs it: prefect.yaml deployed to a real local Prefect server, a
+run of `nightly/nightly` started by name with parameters (as the UI's form does), executed
+by a process worker, and the published warehouse checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from isletflow.demo import generate_trial
+from isletflow.serve import POOL, PROJECT, deploy
+
+pytestmark = pytest.mark.e2e
+
+
+def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, prefect_server):
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import get_current_settings
+
+    generate_trial(tmp_path / "landing", seed=3, participants=4, days=30)
+    env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url)}
+    deploy(env)
+    wh = tmp_path / "out" / "warehouse.duckdb"
+    run = run_deployment("nightly/nightly", timeout=0, parameters={
+        "landing_dir": str(tmp_path / "landing"), "warehouse": str(wh),
+        "sites": ["US01", "GB01"], "as_of": str(dt.date.today())})
+    worker = subprocess.run(
+        [str(Path(sys.executable).with_name("prefect")), "worker", "start", "--pool", POOL,
+         "--run-once"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=900)
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run.id).state
+        deployment = client.read_deployment_by_name("nightly/nightly")
+    assert state.type == StateType.COMPLETED, worker.stdout[-3000:] + worker.stderr[-3000:]
+    schedule = deployment.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("30 2 * * *", "America/Toronto")
+    assert deployment.global_concurrency_limit.limit == 1  # later runs queue
+    with duckdb.connect(str(wh), read_only=True) as con:
+        sites = {r[0] for r in con.sql("SELECT DISTINCT site_id FROM core.participants").fetchall()}
+        runs = con.sql("SELECT flow_run_id, as_of FROM audit.runs").fetchall()
+        n = con.sql("SELECT count(*) FROM endpoints.primary_endpoint").fetchall()[0][0]
+    assert sites == {"US01", "GB01"} and n == 2
+    assert runs == [(str(run.id), dt.date.today())]
