@@ -67,7 +67,8 @@ def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
     build = build_path_for(cfg.warehouse, run.run_id)
     try:
         build_core(cfg, build, files, staged, problems, run)
-        quarantined = validate_core(build, cfg.reference_time or run.started_at)
+        quarantined = validate_core(build, cfg.reference_time or run.started_at, cfg.docs_dir,
+                                    f"nightly-{run.started_at:%Y%m%dT%H%M%S}-{run.run_id[:8]}")
         endpoint_rows = compute_endpoints(build, cfg)
         counts = publish(build, cfg, run, len(files))
     finally:
@@ -79,7 +80,8 @@ def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
         "files_not_loaded": len(problems) + sum(1 for s in staged if s.error),
         "rows_quarantined": quarantined, "endpoint_rows": endpoint_rows, "table_rows": counts,
     }
-    summary["endpoint_values_changed"] = run_artifacts(summary, cfg.warehouse, previous, None)
+    summary["endpoint_values_changed"] = run_artifacts(summary, cfg.warehouse, previous,
+                                                    cfg.docs_dir / "index.html")
     return summary
 
 

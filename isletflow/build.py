@@ -36,6 +36,7 @@ from isletflow.endpoints.insulin_independence import insulin_independence
 from isletflow.endpoints.participant_summary import participant_summary
 from isletflow.endpoints.primary_endpoint import primary_endpoint
 from isletflow.endpoints.she_free import she_free
+from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem
 from isletflow.runs import unpublished_runs
 from isletflow.quality import ISSUE_SCHEMA, conform, gx_issues, pandera_issues
@@ -130,7 +131,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         return table_counts(con)
 
 
-def validate_build(build: Path, now: dt.datetime) -> dict[str, int]:
+def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
+                   run_name: str | None = None) -> dict[str, int]:
     """Check the core tables and move failing rows to quality.quarantined_rows:
 
     1. the row rules of ``sql/quality/rules/`` (unknown participant, wrong site, unreadable
@@ -140,9 +142,12 @@ def validate_build(build: Path, now: dt.datetime) -> dict[str, int]:
        results, on what is left;
     3. then overlapping exports are resolved (``sql/resolve/``).
 
+    With ``docs_dir``, the GX suites' results on the tables as they reached step 2 are
+    rendered as Great Expectations Data Docs there (``index.html``; runs accumulate).
     Returns rows quarantined per core table.
     """
     moved = dict.fromkeys(CORE_MODELS, 0)
+    for_docs = {}
     with connect(build) as con:
         rule_issues = [_select(con, name, {"now": now}) for name in sql_files("quality/rules")]
         _quarantine(con, pl.concat(rule_issues), moved)
@@ -151,10 +156,15 @@ def validate_build(build: Path, now: dt.datetime) -> dict[str, int]:
             issues = pandera_issues(df, model, table)
             if table in GX_SUITES:
                 issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
+                if docs_dir is not None:
+                    for_docs[table] = (df.drop("source_file_id", "source_row").to_pandas(),
+                                       GX_SUITES[table])
             _quarantine(con, issues, moved)
         for name in sql_files("resolve"):
             run_sql(con, name)
         run_sql(con, "quality/site_queries.sql")
+    if docs_dir is not None and for_docs:
+        build_data_docs(for_docs, docs_dir, run_name or "run")
     return moved
 
 

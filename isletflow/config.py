@@ -110,6 +110,14 @@ class PipelineConfig:
             return self.warehouse.with_name(f"{self.warehouse.stem}.quality")
         return self.warehouse.parent / "quality"
 
+    @property
+    def docs_dir(self) -> Path:
+        """Great Expectations Data Docs of every run: ``gx_docs/`` next to the warehouse, or
+        ``<name>.gx_docs/`` for an as-of run (a data cut)."""
+        if self.as_of is not None:
+            return self.warehouse.with_name(f"{self.warehouse.stem}.gx_docs")
+        return self.warehouse.parent / "gx_docs"
+
     @classmethod
     def from_params(
         cls,

@@ -25,9 +25,11 @@ def build_core(cfg: PipelineConfig, build: Path, files: list[LandingFile],
 
 
 @task(name="validate-core", timeout_seconds=1800)
-def validate_core(build: Path, now: dt.datetime) -> dict[str, int]:
-    """Row rules, pandera + GX contracts; failing rows moved to quality; overlaps resolved."""
-    moved = b.validate_build(build, now)
+def validate_core(build: Path, now: dt.datetime, docs_dir: Path | None = None,
+                  run_name: str | None = None) -> dict[str, int]:
+    """Row rules, pandera + GX contracts; failing rows moved to quality; overlaps resolved;
+    GX Data Docs rendered into ``docs_dir``."""
+    moved = b.validate_build(build, now, docs_dir, run_name)
     get_run_logger().info("rows quarantined per core table: %s", moved)
     return moved
 
