@@ -135,6 +135,30 @@ def serve(
 
 
 @app.command()
+def report(
+    warehouse: Annotated[Path, typer.Option(help="Published warehouse or data cut.")] = DEFAULT_WAREHOUSE,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write; default reports/<warehouse>-<run>.html next to the warehouse.")] = None,
+) -> None:
+    """Write the self-contained HTML report of a run or cut: summary tables, an ambulatory
+    glucose profile and time in ranges per participant, HbA1c and insulin, safety."""
+    from isletflow.report import write_report
+    from isletflow.warehouse import connect
+
+    _require(warehouse)
+    if out is None:
+        with connect(warehouse, read_only=True) as con:
+            last = con.sql("SELECT run_id FROM audit.runs WHERE status = 'published' "
+                           "ORDER BY finished_at DESC LIMIT 1").fetchall()
+        run = last[0][0][:8] if last else "unknown-run"
+        out = warehouse.parent / "reports" / f"{warehouse.stem}-{run}.html"
+    t0 = time.perf_counter()
+    with console.status(f"writing the report of {warehouse} ..."):
+        path = write_report(warehouse, out)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
+                  f"{time.perf_counter() - t0:.1f} s")
+
+
+@app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,

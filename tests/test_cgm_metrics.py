@@ -100,3 +100,18 @@ def test_window_metrics_use_local_study_days_and_keep_empty_windows():
     empty = out.filter(pl.col("participant_id") == "US01-002").row(0, named=True)
     assert (empty["n_readings"], empty["cgm_active_pct"], empty["sufficient"]) == (0, 0.0, False)
     assert empty["tir_pct"] is None
+
+
+def test_days_with_data_counts_local_study_days_not_utc_dates():
+    # 9 Jan 12:00 and 23:55 local (UTC-6): one study day, though UTC puts them on 9 and 10 Jan
+    infusions = pl.DataFrame({"participant_id": ["US01-001"],
+                              "infusion_date": [dt.date(2024, 1, 10)]})
+    local = [dt.datetime(2024, 1, 9, 12, 0), dt.datetime(2024, 1, 9, 23, 55)]
+    r = pl.DataFrame({
+        "participant_id": ["US01-001"] * 2, "timestamp_local": local,
+        "timestamp_utc": [t + dt.timedelta(hours=6) for t in local],
+        "glucose_mg_dl": [100.0, 120.0], "censored": [None, None], "interval_min": [5, 5],
+        "device": ["dexcom"] * 2, "status": ["current"] * 2,
+    })
+    out = cgm_window_metrics(r, infusions, (AnalysisWindow("baseline", -2, -1),))
+    assert out["days_with_data"].to_list() == [1]

@@ -10,7 +10,8 @@ runner = CliRunner()
 
 
 def test_every_command_has_help():
-    for cmd in ("demo-data", "run", "query", "summary"):
+    for cmd in ("demo-data", "run", "query", "summary", "queries", "inspect", "cgm-metrics",
+                "cut", "report", "serve"):
         r = runner.invoke(app, [cmd, "--help"])
         assert r.exit_code == 0 and "Usage" in r.output, cmd
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 
@@ -213,3 +214,21 @@ def test_no_planted_personal_data_in_the_logs(small_trial):
     text = "\n".join(manifest.log_lines)
     for phi in manifest.planted_phi:
         assert phi not in text, phi
+
+
+def test_html_report_of_the_published_warehouse_is_self_contained(small_trial, tmp_path):
+    from isletflow.report import write_report
+
+    manifest, wh, _, _, _ = small_trial
+    out = write_report(wh, tmp_path / "report.html")
+    page = out.read_text(encoding="utf-8")
+    assert "http" not in page.lower() and "<script" not in page and "<link" not in page
+    sections = dict(re.findall(r'<section class="participant" id="p-([A-Z0-9-]+)">(.*?)'
+                               r"</section>", page, re.S))
+    assert sorted(sections) == sorted(manifest.participants)
+    for pid, body in sections.items():
+        assert pid in body and body.count('<img src="data:image/svg+xml;base64,') == 1, pid
+        svg = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", body).group(1)).decode()
+        # 100 days of follow-up: the AGP shows the latest window with readings (day 90)
+        assert "none in the day-365 window" in svg and "days 63 to 90" in svg, pid
+    assert out.stat().st_size < 5_000_000

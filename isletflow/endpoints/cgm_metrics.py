@@ -14,7 +14,8 @@ METRIC_COLUMNS = [
 
 
 def cgm_metrics(readings: pl.DataFrame, by: Sequence[str] = ("participant_id",),
-                expected_readings: str | None = None, dedupe: bool = True) -> pl.DataFrame:
+                expected_readings: str | None = None, dedupe: bool = True,
+                day_column: str | None = None) -> pl.DataFrame:
     """Core CGM metrics per group ``by``.
 
     Definitions: International Consensus on Time in Range (Battelino et al., Diabetes Care
@@ -35,6 +36,9 @@ def cgm_metrics(readings: pl.DataFrame, by: Sequence[str] = ("participant_id",),
       interval); otherwise from the span first..last reading at the device interval
       (``interval_min``): floor(span / interval) + 1.
     * Sufficient = at least 14 days with data and >= 70 % CGM active (consensus, 2019).
+      Days with data = distinct values of ``day_column`` (an analysis window passes the
+      study day, i.e. the participant's local calendar day); without it, distinct dates of
+      ``timestamp``.
 
     Input columns: ``by``, ``timestamp``, ``glucose_mg_dl``, ``censored``, ``interval_min``
     (and ``expected_readings`` if named).
@@ -58,7 +62,8 @@ def cgm_metrics(readings: pl.DataFrame, by: Sequence[str] = ("participant_id",),
         pct(g > 250).alias("tar250_pct"),
         (pl.col("censored") == "low").sum().alias("n_low"),
         (pl.col("censored") == "high").sum().alias("n_high"),
-        pl.col("timestamp").dt.date().n_unique().alias("days_with_data"),
+        (pl.col(day_column) if day_column else pl.col("timestamp").dt.date())
+        .n_unique().alias("days_with_data"),
         pl.col("timestamp").min().alias("first_reading"),
         pl.col("timestamp").max().alias("last_reading"),
         pl.col("interval_min").max().alias("interval_min"),

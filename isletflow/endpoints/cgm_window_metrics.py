@@ -25,7 +25,7 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
     (``device`` = 'libre_scan') duplicate the historic series and are left out, as the
     consensus metrics are defined on the continuous (historic) readings. A window without
     readings still gets its row, with ``n_readings`` 0, ``cgm_active_pct`` 0 and
-    ``sufficient`` false.
+    ``sufficient`` false. Days with data are study days (local calendar days) with a reading.
     """
     win = pl.DataFrame(
         {"window": [w.name for w in windows], "start_day": [w.start_day for w in windows],
@@ -50,7 +50,7 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
         )
     )
     metrics = cgm_metrics(in_window, by=("participant_id", "window"), expected_readings="expected",
-                          dedupe="status" not in readings.columns)
+                          dedupe="status" not in readings.columns, day_column="study_day")
     grid = infusions.select("participant_id").unique().join(win, how="cross")
     out = grid.join(metrics, on=["participant_id", "window"], how="left").with_columns(
         pl.col("n_readings").fill_null(0),
