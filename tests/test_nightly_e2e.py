@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 
@@ -232,3 +233,29 @@ def test_html_report_of_the_published_warehouse_is_self_contained(small_trial, t
         # 100 days of follow-up: the AGP shows the latest window with readings (day 90)
         assert "none in the day-365 window" in svg and "days 63 to 90" in svg, pid
     assert out.stat().st_size < 5_000_000
+
+
+def test_each_run_leaves_a_markdown_and_a_table_artifact_without_personal_data(small_trial):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    manifest, wh, first, second, _ = small_trial
+    with get_client(sync_client=True) as client:
+        arts = {a.key: a for a in client.read_artifacts(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[first["run_id"], second["run_id"]])))
+            if a.flow_run_id and str(a.flow_run_id) == second["run_id"]}
+    assert set(arts) == {"nightly-run-summary", "nightly-endpoint-summary"}
+    md = arts["nightly-run-summary"].data
+    for heading in ("## Files by site", "## Rows per layer",
+                    "## Quarantine and data queries by site",
+                    "## Endpoint values changed since the previous run", "## Validation"):
+        assert heading in md
+    # the second run read nothing new: every loaded file is unchanged, no endpoint changed
+    assert "| US01 | cgm | 0 | 0 |" in md
+    assert "Endpoint values changed since the previous run\n\n_none_" in md
+    assert (wh.parent / "gx_docs" / "index.html").exists() and "gx_docs/index.html" in md
+    table = arts["nightly-endpoint-summary"].data
+    table = json.loads(table) if isinstance(table, str) else table
+    assert sorted(r["participant"] for r in table) == sorted(manifest.participants)
+    for phi in manifest.planted_phi:
+        assert phi not in md and phi not in json.dumps(table)
