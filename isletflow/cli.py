@@ -142,13 +142,12 @@ def report(
     """Write the self-contained HTML report of a run or cut: summary tables, an ambulatory
     glucose profile and time in ranges per participant, HbA1c and insulin, safety."""
     from isletflow.report import write_report
-    from isletflow.warehouse import connect
+    from isletflow.warehouse import connect, sql_text
 
     _require(warehouse)
     if out is None:
         with connect(warehouse, read_only=True) as con:
-            last = con.sql("SELECT run_id FROM audit.runs WHERE status = 'published' "
-                           "ORDER BY finished_at DESC LIMIT 1").fetchall()
+            last = con.sql(sql_text("audit/last_published_run.sql")).fetchall()
         run = last[0][0][:8] if last else "unknown-run"
         out = warehouse.parent / "reports" / f"{warehouse.stem}-{run}.html"
     t0 = time.perf_counter()

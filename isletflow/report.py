@@ -25,7 +25,6 @@ from pathlib import Path
 import duckdb
 import matplotlib
 import polars as pl
-from duckdb import ColumnExpression, ConstantExpression
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -148,15 +147,8 @@ def _agp(con: duckdb.DuckDBPyConnection, infusions: pl.DataFrame | None,
     if infusions is None:
         return None
     try:
-        rel = con.table("core.cgm_readings")
-    except duckdb.CatalogException:
-        return None
-    current = ((ColumnExpression("status") == ConstantExpression("current"))
-               & (ColumnExpression("device") != ConstantExpression("libre_scan")))
-    try:
-        readings = rel.filter(current).select("participant_id", "timestamp_local",
-                                              "glucose_mg_dl").pl()
-    except duckdb.BinderException:  # an older warehouse without these columns
+        readings = con.sql(sql_text("report/agp_readings.sql")).pl()
+    except (duckdb.CatalogException, duckdb.BinderException):  # an older warehouse
         return None
     in_window = with_study_day(readings, infusions, "timestamp_local").join_where(
         windows, pl.col("study_day") >= pl.col("start_day"),

@@ -87,6 +87,7 @@ def table_digests(path: Path, schemas: tuple[str, ...] = ("endpoints",)) -> dict
     with connect(path, read_only=True) as con:
         for schema, table in con.sql(sql_text("audit/list_tables.sql")).fetchall():
             if schema in schemas:
-                rows = con.sql(f'SELECT * FROM {schema}."{table}" ORDER BY ALL').fetchall()
+                df = con.table(f'{schema}."{table}"').pl()
+                rows = df.sort(df.columns, nulls_last=True).rows() if df.width else []
                 out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
     return out
