@@ -28,10 +28,13 @@ def nightly(
 ) -> dict:
     """Load every site export under ``landing_dir`` into a new warehouse and publish it.
 
-    Parameters: ``landing_dir`` (``<site>/<cgm|edc|lab>/*.csv``), ``warehouse`` (DuckDB file
-    to publish), ``as_of`` (only files received by that date), ``sites`` (only these sites),
-    ``full_refresh`` (re-parse every file even when its sha256 is already staged),
-    ``stage_dir`` (cache of parsed files; default ``stage/`` next to the warehouse).
+    Args:
+        landing_dir: Landing folder of the site exports (<site>/<cgm|edc|lab>/*.csv).
+        warehouse: DuckDB warehouse file to publish (built aside, renamed into place).
+        as_of: Data cut date: only files received by this day (UTC) are used.
+        sites: Only these sites (e.g. US01, DE01); empty means all.
+        full_refresh: Parse every file again, even when its sha256 is already staged.
+        stage_dir: Cache of parsed files; empty means stage/ next to the warehouse.
     """
     cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh,
                                      stage_dir)

@@ -42,6 +42,12 @@ def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, p
     schedule = deployment.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 2 * * *", "America/Toronto")
     assert deployment.global_concurrency_limit.limit == 1  # later runs queue
+    # the "Custom run" form: typed fields with their descriptions
+    form = deployment.parameter_openapi_schema["properties"]
+    assert form["as_of"]["anyOf"][0] == {"format": "date", "type": "string"}
+    assert form["sites"]["anyOf"][0] == {"items": {"type": "string"}, "type": "array"}
+    assert form["full_refresh"]["type"] == "boolean"
+    assert form["landing_dir"]["description"].startswith("Landing folder")
     with duckdb.connect(str(wh), read_only=True) as con:
         sites = {r[0] for r in con.sql("SELECT DISTINCT site_id FROM core.participants").fetchall()}
         runs = con.sql("SELECT flow_run_id, as_of FROM audit.runs").fetchall()
