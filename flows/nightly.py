@@ -29,7 +29,7 @@ def nightly(
     """Load every site export under ``landing_dir`` into a new warehouse and publish it.
 
     Args:
-        landing_dir: Landing folder of the site exports (<site>/<cgm|edc|lab>/*.csv).
+        landing_dir: Landing folder: one folder per site, each with cgm/, edc/ and lab/ exports.
         warehouse: DuckDB warehouse file to publish (built aside, renamed into place).
         as_of: Data cut date: only files received by this day (UTC) are used.
         sites: Only these sites (e.g. US01, DE01); empty means all.
