@@ -104,6 +104,8 @@ def unpublished_runs(warehouse: Path, current_run_id: str) -> list[dict]:
                        **{k: event.get(k) for k in ("flow_run_id", "as_of", "sites",
                                                     "full_refresh", "package_versions",
                                                     "git_commit")})
+        elif event["status"] == "interrupted":  # found dead later: when it died is unknown
+            run["status"] = "interrupted"
         else:
             run.update(status=event["status"], finished_at=event["at"],
                        error=event.get("error"))

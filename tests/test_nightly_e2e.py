@@ -217,11 +217,15 @@ def test_no_planted_personal_data_in_the_logs(small_trial):
         assert phi not in text, phi
 
 
-def test_html_report_of_the_published_warehouse_is_self_contained(small_trial, tmp_path):
-    from isletflow.report import write_report
+def test_html_report_of_the_published_warehouse_is_self_contained(small_trial):
+    from typer.testing import CliRunner
 
-    manifest, wh, _, _, _ = small_trial
-    out = write_report(wh, tmp_path / "report.html")
+    from isletflow.cli import app
+
+    manifest, wh, _, second, _ = small_trial
+    r = CliRunner().invoke(app, ["report", "--warehouse", str(wh)])
+    assert r.exit_code == 0, r.output
+    out = wh.parent / "reports" / f"warehouse-{second['run_id'][:8]}.html"  # the run's report
     page = out.read_text(encoding="utf-8")
     assert "http" not in page.lower() and "<script" not in page and "<link" not in page
     sections = dict(re.findall(r'<section class="participant" id="p-([A-Z0-9-]+)">(.*?)'

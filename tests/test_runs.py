@@ -63,6 +63,7 @@ def test_journal_gives_failed_and_interrupted_runs_but_not_the_current_one(tmp_p
     journal(wh, "r1", "started", as_of=dt.date(2025, 3, 1), package_versions="{}")
     journal(wh, "r1", "failed", error="ValueError")
     journal(wh, "r2", "started", package_versions="{}")          # killed: no end event
+    journal(wh, "r2", "interrupted")                             # its build found later
     journal(wh, "r3", "started", package_versions="{}")          # the run now going on
     with journal_path(wh).open("a") as fh:
         fh.write('{"run_id": "r4", "sta')                        # cut short by a kill
