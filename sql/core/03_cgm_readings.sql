@@ -49,28 +49,31 @@ WITH clarity AS (
            timezone('UTC', timezone(timezone, h - INTERVAL 1 HOUR)) + INTERVAL 1 HOUR - h
                AS shift_earlier
     FROM hours
+), ambiguous AS (
+    -- only readings in a repeated hour need the file's order: has its clock gone back yet?
+    SELECT r.file_id, r.device, r.row_number,
+           coalesce(r.timestamp_local <= max(r.timestamp_local) OVER (
+               PARTITION BY r.file_id, r.device ORDER BY r.row_number
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back
+    FROM readings AS r
+    SEMI JOIN (SELECT timezone, h FROM offsets WHERE shift_earlier < shift_later) AS rep
+           ON rep.timezone = r.timezone AND rep.h = date_trunc('hour', r.timestamp_local)
 ), zoned AS (
-    SELECT r.*, o.shift_later, o.shift_earlier
+    SELECT r.*, o.shift_later, o.shift_earlier, a.clock_went_back
     FROM readings AS r
     LEFT JOIN offsets AS o
            ON o.timezone = r.timezone AND o.h = date_trunc('hour', r.timestamp_local)
-), ambiguous AS (
-    -- only readings in a repeated hour need the file's order: has its clock gone back yet?
-    SELECT file_id, device, row_number,
-           coalesce(timestamp_local <= max(timestamp_local) OVER (
-               PARTITION BY file_id, device ORDER BY row_number
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back
-    FROM zoned WHERE shift_earlier < shift_later
+    LEFT JOIN ambiguous AS a USING (file_id, device, row_number)
 ), typed AS (
     SELECT z.*,
            z.timestamp_local + CASE WHEN z.shift_earlier < z.shift_later
-                                         AND NOT a.clock_went_back
+                                         AND NOT z.clock_went_back
                                     THEN z.shift_earlier ELSE z.shift_later END AS timestamp_utc,
            CASE WHEN glucose_text IN ('Low', 'Niedrig') THEN 'low'
                 WHEN glucose_text IN ('High', 'Hoch') THEN 'high' END AS censored,
            TRY_CAST(CASE WHEN decimal_mark = ',' THEN replace(glucose_text, ',', '.')
                          ELSE glucose_text END AS DOUBLE) AS glucose_number
-    FROM zoned AS z LEFT JOIN ambiguous AS a USING (file_id, device, row_number)
+    FROM zoned AS z
 )
 SELECT participant_id, site_id, device, interval_min,
        timestamp_local, timestamp_utc,
