@@ -113,9 +113,11 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
     readings = con.sql("SELECT participant_id, timestamp_utc AS timestamp, glucose_mg_dl, "
                        "censored, interval_min FROM core.cgm_readings WHERE status = 'current' "
                        "AND device <> 'libre_scan'").pl()
+    con.close()  # the build is done: DuckDB's buffers go before the metrics (as in the flow)
     if keep:
         readings.write_parquet(work.parent / "readings.parquet")
-    return cgm_metrics(readings).height
+    # current readings are one per participant, device and time: no dedupe (as the flow calls it)
+    return cgm_metrics(readings, dedupe=False).height
 
 
 _OPTS = {"en": "delim=',', header=true, skip=0", "de": "delim=';', header=true, skip=0",

@@ -13,7 +13,7 @@ from isletflow.build import RunInfo, build_path_for, run_environment
 from isletflow.config import PipelineConfig
 from isletflow.runs import journal, remove_stale_builds, run_lock
 from tasks.landing import discover_files, stage_file
-from tasks.report import previous_summary, run_artifacts
+from tasks.artifacts import previous_summary, run_artifacts
 from tasks.warehouse import build_core, compute_endpoints, publish, validate_core
 
 

@@ -50,12 +50,17 @@ def endpoint_summary(warehouse: Path) -> pl.DataFrame | None:
         return None
 
 
+def _cell(v: object) -> str:
+    if v is None:
+        return "–"
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
 def _md_table(df: pl.DataFrame) -> str:
     if df.height == 0:
         return "_none_\n"
-    cell = lambda v: "–" if v is None else (f"{v:,}" if isinstance(v, int) else str(v))  # noqa: E731
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * df.width]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.iter_rows()]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in df.iter_rows()]
     return "\n".join(lines) + "\n"
 
 
