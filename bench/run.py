@@ -111,7 +111,7 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
                  "resolve/01_cgm_overlaps.sql"):
         run_sql(con, name)
     readings = con.sql("SELECT participant_id, timestamp_utc AS timestamp, glucose_mg_dl, "
-                       "censored, interval_min FROM core.cgm_readings WHERE status = 'current' "
+                       "censored, interval_min FROM core.cgm_readings WHERE record_status = 'current' "
                        "AND device <> 'libre_scan'").pl()
     con.close()  # the build is done: DuckDB's buffers go before the metrics (as in the flow)
     if keep:

@@ -39,12 +39,14 @@ from isletflow.endpoints.she_free import she_free
 from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem
 from isletflow.runs import unpublished_runs
-from isletflow.quality import ISSUE_SCHEMA, conform, gx_issues, pandera_issues
+from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, gx_issues,
+                               pandera_issues)
 from isletflow.staging import StagedFile
 from isletflow.warehouse import (connect, read_table, run_sql, sql_files, sql_text, table_counts,
                                  write_table)
 from schemas.core import CORE_MODELS
 from schemas.gx_suites import GX_SUITES
+from schemas.keys import CORE_KEYS
 
 PACKAGES = ("isletflow", "prefect", "duckdb", "polars", "pandera", "great-expectations",
             "fastapi", "pyarrow")
@@ -135,21 +137,31 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
                    run_name: str | None = None) -> dict[str, int]:
     """Check the core tables and move failing rows to quality.quarantined_rows:
 
-    1. the row rules of ``sql/quality/rules/`` (unknown participant, wrong site, unreadable
+    1. record identity is resolved (``record_status`` of every row, schemas/keys.py), and a
+       later export that lacks a record an earlier one had is a warning query;
+    2. the row rules of ``sql/quality/rules/`` (unknown participant, wrong site, unreadable
        values, future or pre-enrolment dates, conflicting values within a file; ``now`` is the
-       run's reference time, UTC);
-    2. the pandera contract of every core table, and the GX suites of CGM readings and lab
+       run's reference time, UTC), and two rows of one record in one file with other values;
+    3. the pandera contract of every core table, and the GX suites of CGM readings and lab
        results, on what is left;
-    3. then overlapping exports are resolved (``sql/resolve/``).
+    4. record identity is resolved again on what is left (a quarantined newer row leaves the
+       older one current), and each core table's key must be unique over its current rows:
+       :class:`~isletflow.quality.KeyViolationError` stops the run otherwise.
 
-    With ``docs_dir``, the GX suites' results on the tables as they reached step 2 are
+    With ``docs_dir``, the GX suites' results on the tables as they reached step 3 are
     rendered as Great Expectations Data Docs there (``index.html``; runs accumulate).
     Returns rows quarantined per core table.
     """
     moved = dict.fromkeys(CORE_MODELS, 0)
     for_docs = {}
     with connect(build) as con:
+        resolve_identity(con, preliminary=True)
+        _quarantine(con, pl.concat([_select_text(con, keyed_sql(
+            "quality/missing_from_later_export.sql", t)) for t, k in CORE_KEYS.items()
+            if k.check_missing]), moved)
         rule_issues = [_select(con, name, {"now": now}) for name in sql_files("quality/rules")]
+        rule_issues += [_select_text(con, keyed_sql("quality/key_conflicts_in_file.sql", t))
+                        for t in CORE_KEYS if t not in SPECIAL_RESOLUTION]
         _quarantine(con, pl.concat(rule_issues), moved)
         for table, model in CORE_MODELS.items():
             df = read_table(con, f"core.{table}")
@@ -157,20 +169,58 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
             if table in GX_SUITES:
                 issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
                 if docs_dir is not None:
-                    for_docs[table] = (df.drop("source_file_id", "source_row").to_pandas(),
+                    for_docs[table] = (df.drop("source_file_id", "source_row",
+                                               "record_status").to_pandas(),
                                        GX_SUITES[table])
             _quarantine(con, issues, moved)
-        for name in sql_files("resolve"):
-            run_sql(con, name)
+        resolve_identity(con)
+        keys = {t: (con.table(f"core.{t}").filter("record_status = 'current'")
+                    .select(*k.columns).pl(), k.columns) for t, k in CORE_KEYS.items()}
+        keys["sites"] = (con.table("core.sites").select("site_id").pl(), ("site_id",))
+        check_keys(keys)
         run_sql(con, "quality/site_queries.sql")
     if docs_dir is not None and for_docs:
         build_data_docs(for_docs, docs_dir, run_name or "run")
     return moved
 
 
+# Core tables whose record identity has its own SQL (sql/resolve/): CGM readings are millions
+# of rows, and only the UTC times given more than once need ranking. (column, ranking)
+SPECIAL_RESOLUTION = {"cgm_readings": ("resolve/00_cgm_status_column.sql",
+                                       "resolve/01_cgm_overlaps.sql")}
+
+
+def keyed_sql(name: str, table: str) -> str:
+    """The SQL template ``sql/<name>`` for core table ``table``: ``{table}``, ``{key}``,
+    ``{key_names}`` and ``{not_compared}`` filled in from schemas.keys.CORE_KEYS only."""
+    key = CORE_KEYS[table]
+    return (sql_text(name).replace("{table}", table).replace("{key}", ", ".join(key.columns))
+            .replace("{key_names}", ", ".join(key.columns))
+            .replace("{not_compared}", "".join(f", {c}" for c in key.not_compared)))
+
+
+def resolve_identity(con, tables: Sequence[str] = tuple(CORE_KEYS),
+                     preliminary: bool = False) -> None:
+    """Set ``record_status`` (current / overlap / superseded) of every row of the core
+    ``tables`` from their keys (sql/resolve/): the row from the file received last is current.
+    ``preliminary`` (before validation): CGM readings only get the column, all 'current'."""
+    for table in tables:
+        if table in SPECIAL_RESOLUTION:
+            column, ranking = SPECIAL_RESOLUTION[table]
+            run_sql(con, column)
+            if not preliminary:
+                run_sql(con, ranking)
+        else:
+            con.execute(keyed_sql("resolve/record_identity.sql", table))
+
+
 def _select(con, name: str, params: dict) -> pl.DataFrame:
-    text = sql_text(name)
-    used = {k: v for k, v in params.items() if f"${k}" in text}
+    return _select_text(con, sql_text(name), params)
+
+
+def _select_text(con, text: str, params: dict | None = None) -> pl.DataFrame:
+    """The issues a rule's SELECT returns, in quality.issues' columns."""
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
     return conform(con.sql(text, params=used or None).pl())
 
 
@@ -197,6 +247,11 @@ def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
     with connect(build) as con:
         core = {t: read_table(con, f"core.{t}", order_by="source_file_id, source_row")
                 for t in CORE_MODELS}
+        # endpoints count each record once: its current row (schemas/keys.py); CGM readings
+        # keep their record_status for the metrics' own filter
+        core = {t: df if t == "cgm_readings" else
+                df.filter(pl.col("record_status") == "current").drop("record_status")
+                for t, df in core.items()}
         inf = core["infusions"]
         she = she_free(core["she_events"], inf)
         hba1c = hba1c_by_visit(core["lab_results"], inf, VISIT_DAYS)
@@ -206,7 +261,7 @@ def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
         summary = participant_summary(core["participants"], inf, she, hba1c, cgm, insulin,
                                       primary, core["disposition"])
         series = core["cgm_readings"].filter(
-            (pl.col("status") == "current") & (pl.col("device") != "libre_scan")
+            (pl.col("record_status") == "current") & (pl.col("device") != "libre_scan")
         ).select("participant_id", "timestamp_local", "glucose_mg_dl", "interval_min",
                  timestamp="timestamp_utc")
         hypo = pl.concat([cgm_hypo_events(series, 70.0), cgm_hypo_events(series, 54.0)])

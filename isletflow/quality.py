@@ -116,3 +116,36 @@ def gx_issues(df: pl.DataFrame, suite_factory, table: str) -> pl.DataFrame:
                 "message": message,
             })
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA).sort("source_file_id", "source_row", "rule")
+
+
+class KeyViolationError(ContractError):
+    """A record is counted twice: the key of a core table is not unique over its current rows
+    after record identity was resolved. The run stops (an endpoint would be wrong)."""
+
+
+def key_violations(current: pl.DataFrame, key: tuple[str, ...], table: str) -> pl.DataFrame:
+    """The current rows of ``table`` whose key (``key`` columns) another current row shares,
+    checked with pandera's multi-column uniqueness (``DataFrameSchema(unique=key)``); nulls in
+    a key column compare equal. Empty when every record is counted once."""
+    schema = pa.DataFrameSchema(unique=list(key), name=f"core.{table} key")
+    try:
+        schema.validate(current.select(*key), lazy=True)
+        return current.clear()
+    except pa.errors.SchemaErrors as err:
+        idx = err.failure_cases["index"].drop_nulls().cast(pl.UInt32)
+    return current.with_row_index("_i").filter(pl.col("_i").is_in(idx.implode())).drop("_i")
+
+
+def check_keys(tables: dict[str, tuple[pl.DataFrame, tuple[str, ...]]]) -> None:
+    """Raise :class:`KeyViolationError` naming every core table whose key is not unique over
+    its current rows (``tables``: name -> (current rows, key columns)), with up to three
+    example keys each (participant ids, dates and codes: no personal data)."""
+    broken = []
+    for table, (current, key) in tables.items():
+        dup = key_violations(current, key, table)
+        if dup.height:
+            examples = dup.select(*key).unique(maintain_order=True).head(3).rows()
+            broken.append(f"core.{table}: {dup.height} current rows share a key "
+                          f"({', '.join(key)}), e.g. {examples}")
+    if broken:
+        raise KeyViolationError("record counted more than once: " + "; ".join(broken))

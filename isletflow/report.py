@@ -114,10 +114,14 @@ def _load(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame | None]:
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame | None:
+    """A table as polars; of a core table only the current rows (each record once)."""
     try:
-        return con.table(name).pl()
+        rel = con.table(name)
     except duckdb.CatalogException:
         return None
+    if "record_status" in rel.columns:
+        rel = rel.filter("record_status = 'current'")
+    return rel.pl()
 
 
 def _query(con: duckdb.DuckDBPyConnection, sql_file: str) -> pl.DataFrame | None:

@@ -19,14 +19,20 @@ class _Lineage(pa.DataFrameModel):
     source_file_id: str = pa.Field(str_length={"min_value": 16, "max_value": 16},
                                    description="audit.files.file_id of the source export.")
     source_row: pl.Int64 = pa.Field(ge=2, description="Line number in the source export.")
+    record_status: str = pa.Field(
+        isin=["current", "overlap", "superseded"],
+        description="Record identity (schemas/keys.py): 'current' = the row from the file "
+                    "received last for this record's key; 'overlap' = an older row with the "
+                    "same values; 'superseded' = an older row with other values. Count only "
+                    "current rows.")
 
     class Config:
         strict = True
 
 
 class Participant(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, unique=True,
-                                   description="Trial participant ID.")
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID,
+                                   description="Trial participant ID (the record's key).")
     site_id: str = pa.Field(isin=SITE_IDS, description="Site that enrolled the participant.")
     enrolment_date: pl.Date = pa.Field(description="Date of enrolment.")
     age_years: pl.Int32 = pa.Field(ge=18, le=65, description="Age at enrolment (18-65).")
@@ -37,8 +43,8 @@ class Participant(_Lineage):
 
 
 class Infusion(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, unique=True,
-                                   description="Trial participant ID.")
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID,
+                                   description="Trial participant ID (the record's key).")
     infusion_date: pl.Date = pa.Field(description="Day 0: date of the portal-vein infusion.")
     study_part: str = pa.Field(isin=["A", "B", "C"], description="Protocol part.")
     dose_fraction: pl.Float64 = pa.Field(isin=[0.5, 1.0], description="Fraction of full dose.")
@@ -76,6 +82,8 @@ class InsulinDiaryDay(_Lineage):
     basal_u: pl.Float64 = pa.Field(ge=0, le=300, description="Basal insulin, U.")
     bolus_u: pl.Float64 = pa.Field(ge=0, le=300, description="Bolus insulin, U.")
     total_daily_dose_u: pl.Float64 = pa.Field(ge=0, le=600, description="Basal + bolus, U/day.")
+    event_name: str = pa.Field(description="REDCap event the form was filed under.")
+    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
 
 
 class AdverseEvent(_Lineage):
@@ -87,6 +95,8 @@ class AdverseEvent(_Lineage):
     ctcae_grade: pl.Int32 = pa.Field(ge=1, le=5, description="CTCAE v5 grade.")
     outcome: str = pa.Field(isin=["recovered", "recovering", "not recovered", "fatal"],
                             description="Outcome.")
+    event_name: str = pa.Field(description="REDCap event the form was filed under.")
+    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
 
 
 class ConcomitantMedication(_Lineage):
@@ -95,11 +105,13 @@ class ConcomitantMedication(_Lineage):
     indication: str = pa.Field(nullable=True, description="Indication.")
     start_date: pl.Date = pa.Field(description="Start date.")
     stop_date: pl.Date = pa.Field(nullable=True, description="Stop date, if stopped.")
+    event_name: str = pa.Field(description="REDCap event the form was filed under.")
+    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
 
 
 class Disposition(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, unique=True,
-                                   description="Trial participant ID.")
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID,
+                                   description="Trial participant ID (the record's key).")
     status: str = pa.Field(isin=["completed", "ongoing", "died", "withdrew"],
                            description="End-of-study status.")
     status_date: pl.Date = pa.Field(nullable=True, description="Date of the status.")
@@ -116,6 +128,10 @@ class LabResult(_Lineage):
     value: pl.Float64 = pa.Field(description="Result in `unit` (converted where needed).")
     unit: str = pa.Field(isin=["%", "pmol/L", "cells/mm3"],
                          description="Canonical unit: HbA1c NGSP %, C-peptide pmol/L, ANC /mm3.")
+    accession: str = pa.Field(nullable=True, description="Lab accession number, when sent.")
+    accession_key: str = pa.Field(
+        nullable=True, description="Accession in the record's key: the accession when every "
+                                   "file that sent this result carried one, else empty.")
     value_original: str = pa.Field(description="Result text as sent by the lab.")
     unit_original: str = pa.Field(description="Unit as sent by the lab.")
 

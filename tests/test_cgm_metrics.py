@@ -86,7 +86,7 @@ def test_window_metrics_use_local_study_days_and_keep_empty_windows():
         # UTC of the 23:55 reading is already 10 January: the local date decides the day
         "timestamp_utc": [t + dt.timedelta(hours=6) for t in local],
         "glucose_mg_dl": [100.0, 200.0, 150.0], "censored": [None, None, None],
-        "interval_min": [5, 5, 5], "device": ["dexcom"] * 3, "status": ["current"] * 3,
+        "interval_min": [5, 5, 5], "device": ["dexcom"] * 3, "record_status": ["current"] * 3,
     })
     windows = (AnalysisWindow("baseline", -2, -1), AnalysisWindow("day_0", 0, 0))
     out = cgm_window_metrics(r, infusions, windows)
@@ -111,7 +111,7 @@ def test_days_with_data_counts_local_study_days_not_utc_dates():
         "participant_id": ["US01-001"] * 2, "timestamp_local": local,
         "timestamp_utc": [t + dt.timedelta(hours=6) for t in local],
         "glucose_mg_dl": [100.0, 120.0], "censored": [None, None], "interval_min": [5, 5],
-        "device": ["dexcom"] * 2, "status": ["current"] * 2,
+        "device": ["dexcom"] * 2, "record_status": ["current"] * 2,
     })
     out = cgm_window_metrics(r, infusions, (AnalysisWindow("baseline", -2, -1),))
     assert out["days_with_data"].to_list() == [1]

@@ -31,6 +31,7 @@ def harmonise(site: str, rows: list[tuple[str, str]], unit: str = "mg/dL") -> pl
     con.register("_raw", raw.to_arrow())
     con.execute("INSERT INTO raw.dexcom_clarity BY NAME SELECT * FROM _raw")
     run_sql(con, "core/03_cgm_readings.sql")
+    run_sql(con, "resolve/00_cgm_status_column.sql")
     run_sql(con, "resolve/01_cgm_overlaps.sql")
     return con.sql("SELECT * FROM core.cgm_readings ORDER BY source_row").pl()
 
@@ -49,7 +50,7 @@ def test_chicago_clocks_go_back_no_hour_lost_or_doubled():
         utc("2024-11-03 06:50"), utc("2024-11-03 06:55"),
         utc("2024-11-03 07:00"), utc("2024-11-03 07:05"),
         utc("2024-11-03 07:55"), utc("2024-11-03 08:00")]
-    assert out["status"].unique().to_list() == ["current"]
+    assert out["record_status"].unique().to_list() == ["current"]
 
 
 def test_berlin_clocks_go_forward_and_a_non_existent_time_reads_as_standard_time():
@@ -80,7 +81,7 @@ def test_low_high_are_censored_boundary_values_and_mmol_is_converted():
 
 def test_a_repeated_reading_in_one_file_is_an_overlap_not_dropped():
     out = harmonise("US01", [("2024-06-01T10:00:00", "100"), ("2024-06-01T10:00:00", "100")])
-    assert out["status"].to_list() == ["current", "overlap"]
+    assert out["record_status"].to_list() == ["current", "overlap"]
 
 
 @pytest.mark.parametrize("text", ["abc", ""])

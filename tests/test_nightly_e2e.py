@@ -142,14 +142,14 @@ def test_quarantined_rows_keep_their_values_and_leave_core(small_trial):
 def test_reexports_overlap_and_the_later_correction_supersedes(small_trial):
     _, wh, _, _, _ = small_trial
     with duckdb.connect(str(wh), read_only=True) as con:
-        status = dict(con.sql("SELECT status, count(*) FROM core.cgm_readings GROUP BY ALL")
+        status = dict(con.sql("SELECT record_status, count(*) FROM core.cgm_readings GROUP BY ALL")
                       .fetchall())
         sup = con.sql("SELECT s.participant_id, old_glucose_mg_dl, new_glucose_mg_dl, "
                       "f_old.rel_path, f_new.rel_path FROM audit.superseded_values s "
                       "JOIN audit.files f_old ON f_old.file_id = s.old_file_id "
                       "JOIN audit.files f_new ON f_new.file_id = s.new_file_id").fetchall()
         dup_current = con.sql("SELECT count(*) FROM (SELECT participant_id, device, "
-                              "timestamp_utc FROM core.cgm_readings WHERE status = 'current' "
+                              "timestamp_utc FROM core.cgm_readings WHERE record_status = 'current' "
                               "GROUP BY ALL HAVING count(*) > 1)").fetchall()[0][0]
     assert status["overlap"] > 1000  # the overlapping days of every re-export
     assert dup_current == 0          # one current reading per participant, device and time

@@ -96,7 +96,7 @@ def _readings(pid: str, days: range, base: float) -> list[dict]:
         for k in range(96):
             t = at(d, 0, 0) + dt.timedelta(minutes=15 * k)
             g = round(base + 40 * math.sin(2 * math.pi * k / 96) + (d % 3) * 5)
-            rows.append({"participant_id": pid, "device": "libre_historic", "status": "current",
+            rows.append({"participant_id": pid, "device": "libre_historic", "record_status": "current",
                          "interval_min": 15, "timestamp_local": t, "timestamp_utc": t,
                          "glucose_mg_dl": float(g), "censored": None})
     return rows
@@ -116,7 +116,7 @@ def tiny_warehouse(tmp_path_factory):
         schema_overrides={"censored": pl.String})
     # a Libre scan and a superseded value: both must stay out of the AGP
     extra = readings.head(2).with_columns(device=pl.Series(["libre_scan", "libre_historic"]),
-                                          status=pl.Series(["current", "superseded"]),
+                                          record_status=pl.Series(["current", "superseded"]),
                                           glucose_mg_dl=pl.lit(399.0))
     readings = pl.concat([readings, extra])
     cgm = cgm_window_metrics(readings, inf, ANALYSIS_WINDOWS)

@@ -20,7 +20,7 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
     clock minus the infusion date) lies in [start_day, end_day]. Expected readings = window
     days x 1440 / device interval (288 a day for Dexcom, 96 for Libre historic readings), so
     % CGM active measures coverage of the whole window (consensus 2019: >= 70 % of 14 days).
-    Only current readings count (``status`` = 'current': overlaps and superseded values of
+    Only current readings count (``record_status`` = 'current': overlaps and superseded values of
     re-exports are left out), and only the sensor's own series: Libre scan readings
     (``device`` = 'libre_scan') duplicate the historic series and are left out, as the
     consensus metrics are defined on the continuous (historic) readings. A window without
@@ -34,8 +34,8 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
                 "window_days": pl.Int32},
     )
     r = readings.filter(pl.col("device") != "libre_scan")
-    if "status" in r.columns:
-        r = r.filter(pl.col("status") == "current")
+    if "record_status" in r.columns:
+        r = r.filter(pl.col("record_status") == "current")
     r = with_study_day(
         r.select("participant_id", "timestamp_local", "timestamp_utc", "glucose_mg_dl",
                  "censored", "interval_min"),
@@ -50,7 +50,7 @@ def cgm_window_metrics(readings: pl.DataFrame, infusions: pl.DataFrame,
         )
     )
     metrics = cgm_metrics(in_window, by=("participant_id", "window"), expected_readings="expected",
-                          dedupe="status" not in readings.columns, day_column="study_day")
+                          dedupe="record_status" not in readings.columns, day_column="study_day")
     grid = infusions.select("participant_id").unique().join(win, how="cross")
     out = grid.join(metrics, on=["participant_id", "window"], how="left").with_columns(
         pl.col("n_readings").fill_null(0),

@@ -1,4 +1,5 @@
 -- Severe hypoglycaemia form -> events (ADA level 3: third-party assistance needed).
+-- A repeating form: its record identity is (record, event, repeat instance); see sql/resolve/.
 CREATE OR REPLACE TABLE core.she_events AS
 WITH s AS (
     SELECT file_id, row_number, record_id, redcap_event_name, redcap_repeat_instance,

@@ -5,12 +5,17 @@
 --   C-peptide: -> pmol/L; nmol/L x 1000; ng/mL x 331 (1 ng/mL = 0.331 nmol/L, M = 3020.3 g/mol).
 --   ANC: -> cells/mm3; 10^9/L x 1000 (1 x 10^9/L = 1000 /uL = 1000 /mm3).
 -- A unit not listed gives a NULL value (quality rule unknown_unit).
+-- Record identity: (participant, visit, collection date, test code, accession_key); see
+-- sql/resolve/. accession_key is the lab's accession number when every file that sent this
+-- (participant, visit, date, test) carried one, else empty: a re-send that adds an accession
+-- column to results sent before without one is the same result, never a second one.
 CREATE OR REPLACE TABLE core.lab_results AS
 WITH r AS (
     SELECT r.*, f.site_id,
            TRY_CAST(CASE WHEN r.decimal_mark = ',' THEN replace(trim(r.result), ',', '.')
                          ELSE trim(r.result) END AS DOUBLE) AS number,
-           lower(replace(replace(trim(r.unit), ' ', ''), '×', 'x')) AS u
+           lower(replace(replace(trim(r.unit), ' ', ''), '×', 'x')) AS u,
+           NULLIF(trim(r.accession), '') AS accession_sent
     FROM raw.central_lab AS r JOIN audit.files AS f USING (file_id)
 )
 SELECT subject_id                                     AS participant_id,
@@ -30,6 +35,10 @@ SELECT subject_id                                     AS participant_id,
        CASE WHEN test_code = 'HBA1C' THEN '%'
             WHEN test_code LIKE 'CPEP%' THEN 'pmol/L'
             WHEN test_code = 'ANC' THEN 'cells/mm3' END AS unit,
+       accession_sent                                 AS accession,
+       CASE WHEN count(*) FILTER (WHERE accession_sent IS NULL) OVER (
+                     PARTITION BY subject_id, visit, collection_date, test_code) = 0
+            THEN accession_sent END                   AS accession_key,
        result                                         AS value_original,
        unit                                           AS unit_original,
        file_id AS source_file_id, row_number AS source_row

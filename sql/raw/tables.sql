@@ -20,5 +20,5 @@ CREATE TABLE raw.redcap (
 CREATE TABLE raw.central_lab (
     file_id VARCHAR NOT NULL, row_number BIGINT NOT NULL,
     subject_id VARCHAR, visit VARCHAR, collection_date VARCHAR, test_code VARCHAR,
-    test_name VARCHAR, result VARCHAR, unit VARCHAR, decimal_mark VARCHAR
+    test_name VARCHAR, result VARCHAR, unit VARCHAR, accession VARCHAR, decimal_mark VARCHAR
 );

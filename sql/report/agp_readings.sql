@@ -2,4 +2,4 @@
 -- (current readings of the sensor's own series; Libre scans duplicate the historic series).
 SELECT participant_id, timestamp_local, glucose_mg_dl
 FROM core.cgm_readings
-WHERE status = 'current' AND device <> 'libre_scan';
+WHERE record_status = 'current' AND device <> 'libre_scan';

@@ -2,10 +2,14 @@
 -- Rule: for one participant, device and UTC time, the reading from the most recently received
 -- file (audit.files.received_at, then path) is current. An older reading with the same value
 -- is an 'overlap'; with a different value it is 'superseded', and audit.superseded_values
--- keeps what it said and which file replaced it. Nothing is deleted from core.
-ALTER TABLE core.cgm_readings ADD COLUMN status VARCHAR DEFAULT 'current';
+-- keeps what it said and which file replaced it. Nothing is deleted from core. The record
+-- identity of every other core table follows the same rule (resolve/record_identity.sql); this
+-- one ranks only the UTC times given more than once (millions of readings). Run again after
+-- rows are quarantined: a quarantined newer reading leaves the older one current.
+UPDATE core.cgm_readings SET record_status = 'current'
+WHERE record_status IS DISTINCT FROM 'current';
 UPDATE core.cgm_readings AS c
-SET status = r.status
+SET record_status = r.record_status
 FROM (
     WITH repeated AS (
         -- only times given more than once need ranking (hash aggregate, then a small window)
@@ -25,7 +29,7 @@ FROM (
     SELECT source_file_id, source_row,
            CASE WHEN glucose_mg_dl = current_value
                      AND censored IS NOT DISTINCT FROM current_censored THEN 'overlap'
-                ELSE 'superseded' END AS status
+                ELSE 'superseded' END AS record_status
     FROM ranked WHERE rank > 1
 ) AS r
 WHERE c.source_file_id = r.source_file_id AND c.source_row = r.source_row;
@@ -38,6 +42,6 @@ SELECT o.participant_id, o.device, o.timestamp_utc,
 FROM core.cgm_readings AS o
 JOIN core.cgm_readings AS c
   ON c.participant_id = o.participant_id AND c.device = o.device
- AND c.timestamp_utc = o.timestamp_utc AND c.status = 'current'
-WHERE o.status = 'superseded'
+ AND c.timestamp_utc = o.timestamp_utc AND c.record_status = 'current'
+WHERE o.record_status = 'superseded'
 ORDER BY o.participant_id, o.device, o.timestamp_utc, o.source_file_id, o.source_row;

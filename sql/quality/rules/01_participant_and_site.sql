@@ -20,7 +20,8 @@ SELECT r.t AS table_name, r.source_file_id, r.source_row,
                  || ' but this row was sent by ' || f.site_id END AS message
 FROM rows AS r
 JOIN audit.files AS f ON f.file_id = r.source_file_id
-LEFT JOIN core.participants AS p
+LEFT JOIN (SELECT participant_id, site_id FROM core.participants
+           WHERE record_status = 'current') AS p
        ON p.participant_id = r.participant_id AND r.t <> 'participants'
 WHERE (r.t <> 'participants' AND (p.participant_id IS NULL OR p.site_id <> f.site_id))
    OR (r.t = 'participants' AND r.participant_id NOT LIKE f.site_id || '-%')

@@ -9,7 +9,8 @@ SELECT 'cgm_readings' AS table_name, c.source_file_id, c.source_row,
             ELSE 'reading dated before enrolment on ' || strftime(p.enrolment_date, '%Y-%m-%d')
        END AS message
 FROM core.cgm_readings AS c
-JOIN core.participants AS p USING (participant_id)
+JOIN (SELECT participant_id, enrolment_date FROM core.participants
+      WHERE record_status = 'current') AS p USING (participant_id)
 WHERE c.timestamp_utc > $now OR c.timestamp_local::DATE < p.enrolment_date
 UNION ALL
 SELECT 'lab_results', source_file_id, source_row, 'future_timestamp', 'error', 'collection_date',
