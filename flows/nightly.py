@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 from isletflow.build import RunInfo, build_path_for, run_environment
 from isletflow.config import PipelineConfig
 from isletflow.runs import journal, remove_stale_builds, run_lock
+from isletflow.staging import dictionary_for, site_dictionaries
 from tasks.landing import discover_files, stage_file
 from tasks.artifacts import previous_summary, run_artifacts
 from tasks.warehouse import build_core, compute_endpoints, publish, validate_core
@@ -61,8 +62,9 @@ def nightly(
 
 def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
     files, problems = discover_files(cfg)
+    dictionaries = site_dictionaries(files)  # each site's REDCap data dictionary, if sent
     futures = stage_file.with_options(refresh_cache=cfg.full_refresh).map(
-        files, cfg=unmapped(cfg))
+        files, cfg=unmapped(cfg), dictionary=[dictionary_for(f, dictionaries) for f in files])
     # a Prefect cache hit (same sha256, reader code and stage folder) counts as unchanged
     staged = [dataclasses.replace(s, cached=True) if f.state.name == "Cached" else s
               for f, s in ((f, f.result()) for f in futures)]

@@ -36,6 +36,7 @@ from isletflow.endpoints.insulin_independence import insulin_independence
 from isletflow.endpoints.participant_summary import participant_summary
 from isletflow.endpoints.primary_endpoint import primary_endpoint
 from isletflow.endpoints.she_free import she_free
+from isletflow.broken_files import set_aside_broken_files
 from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem
 from isletflow.runs import unpublished_runs
@@ -56,6 +57,12 @@ RUN_SCHEMA = {"run_id": pl.String, "flow_run_id": pl.String, "started_at": pl.Da
               "finished_at": pl.Datetime("us"), "status": pl.String, "as_of": pl.Date,
               "sites": pl.String, "full_refresh": pl.Boolean, "n_files": pl.Int32,
               "package_versions": pl.String, "git_commit": pl.String, "error": pl.String}
+
+
+# Reader problems with a value whose row is still loaded (REDCap values checked against the
+# data dictionary): a query to the site, not a row set aside.
+ROW_KEPT_RULES = frozenset({"redcap_unknown_choice", "redcap_invalid_value",
+                            "redcap_out_of_range"})
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             [{"site_id": s.site_id, "city": s.city, "country": s.country, "region": s.region,
               "timezone": s.timezone} for s in cfg.site_registry]))
         run_sql(con, "raw/tables.sql")
-        for fmt in ("dexcom_clarity", "libreview", "redcap", "central_lab"):
+        for fmt in ("dexcom_clarity", "libreview", "redcap", "redcap_dictionary",
+                    "central_lab"):
             parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
             if parts:
                 run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
@@ -115,7 +123,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             run_sql(con, name)
         file_issues = [
             {"table_name": "(file)", "source_file_id": None, "source_row": None,
-             "rule": p.rule, "severity": "error", "column_name": None, "value": None,
+             "rule": p.rule, "severity": p.severity, "column_name": None, "value": None,
              "message": p.message, "site_id": p.site_id, "file": p.rel_path} for p in problems
         ] + [
             {"table_name": "(file)", "source_file_id": s.file_id, "source_row": None,
@@ -123,7 +131,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
              "message": s.error} for s in staged if s.error
         ] + [
             {"table_name": "(file)", "source_file_id": s.file_id, "source_row": p.row_number,
-             "rule": p.rule, "severity": "error", "column_name": None, "value": p.value,
+             "rule": p.rule, "severity": "warning" if p.rule in ROW_KEPT_RULES else "error",
+             "column_name": p.column, "value": p.value,
              "message": p.message} for s in staged for p in s.problems
         ]
         if file_issues:
@@ -173,6 +182,7 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
                                                "record_status").to_pandas(),
                                        GX_SUITES[table])
             _quarantine(con, issues, moved)
+        set_aside_broken_files(con, moved)  # most rows of a file fail one rule: one file query
         resolve_identity(con)
         keys = {t: (con.table(f"core.{t}").filter("record_status = 'current'")
                     .select(*k.columns).pl(), k.columns) for t, k in CORE_KEYS.items()}

@@ -157,24 +157,38 @@ def report(
                   f"{time.perf_counter() - t0:.1f} s")
 
 
+# What `isletflow query` may do: read the warehouse and nothing else (DuckDB, "Securing
+# DuckDB"). With external access off no file outside the warehouse is read or written (COPY,
+# read_csv, read_text, glob, ATTACH, EXPORT DATABASE) and no extension is installed or loaded;
+# autoloading and autoinstalling extensions are off; the locked configuration refuses SET,
+# RESET and PRAGMA settings, so none of this can be switched back on by the query itself.
+QUERY_ONLY = {"enable_external_access": False, "autoinstall_known_extensions": False,
+              "autoload_known_extensions": False, "lock_configuration": True}
+
+
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
 ) -> None:
-    """Run SQL on the published warehouse, opened read-only."""
-    from isletflow.warehouse import connect
-
+    """Run SQL on the published warehouse, read-only: no other file is read or written, no
+    extension loaded and no setting changed."""
     import duckdb
 
     _require(warehouse)
     try:
-        with connect(warehouse, read_only=True) as con:
-            df = con.sql(sql).pl()
+        with duckdb.connect(str(warehouse), read_only=True, config=QUERY_ONLY) as con:
+            rel = con.sql(sql)
+            df = rel.pl() if rel is not None else None
     except duckdb.Error as err:
-        console.print(f"[red]{type(err).__name__}: {err}[/]")
-        raise typer.Exit(1) from err
-    _print_frame(df, title=None)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        why = (" (isletflow query reads the warehouse only: no files, extensions or settings)"
+               if isinstance(err, duckdb.PermissionException) or "locked" in first else "")
+        console.print(f"{type(err).__name__}: {first}{why}", style="red", markup=False,
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if df is not None:
+        _print_frame(df, title=None)
 
 
 @app.command("summary")
@@ -191,7 +205,8 @@ def queries(
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
     out: Annotated[Path | None, typer.Option(help="Also write the listing to this CSV.")] = None,
 ) -> None:
-    """List a site's data queries: every issue with file, line, rule, value and message."""
+    """List a site's data queries (file, line, rule, value, message): file-level queries, and
+    of each file's rows failing one rule the first 10 and a line counting the rest."""
     from isletflow.warehouse import connect, sql_text
 
     _require(warehouse)
@@ -207,15 +222,19 @@ def queries(
 def inspect(
     file: Annotated[Path, typer.Argument(help="One export file (any supported format).")],
     to: Annotated[Path | None, typer.Option(help="Write the canonical rows to this Parquet file.")] = None,
-    site: Annotated[str | None, typer.Option(help="Site of a CGM export (its time zone); else from the path.")] = None,
-    participant: Annotated[str | None, typer.Option(help="Participant of a CGM export; else from the file name.")] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a CGM export (its time zone); else from the path, else local times only.")] = None,
+    participant: Annotated[str | None, typer.Option(help="Participant of a CGM export; else from the file name (<participant_id>__*), else unknown.")] = None,
 ) -> None:
-    """Detect a file's format and show what was read, dropped and set aside."""
+    """Detect a file's format and show what was read, dropped and set aside (no other flag
+    needed: without a site a CGM export's times stay local)."""
     from isletflow.inspect import inspect_export
 
     r = _read_one_file(file, inspect_export, site=site, participant=participant)
     console.print(f"{file.name}: {r.export_format}, {r.rows_read:,} rows read")
-    console.print("personal-data columns dropped: " + (", ".join(r.dropped_columns) or "none"))
+    console.print("personal-data columns dropped: " + (", ".join(r.dropped_columns) or "none"),
+                  markup=False)
+    for line in r.details:
+        console.print(f"  {line}", markup=False, highlight=False)
     for kind, n in r.not_canonical.items():
         console.print(f"  {n:,} {kind} rows kept in raw only (not readings)")
     for line, rule, message in r.set_aside:
@@ -232,12 +251,15 @@ def inspect(
 def cgm_metrics_cmd(
     file: Annotated[Path, typer.Argument(help="Clarity or LibreView export, or a long CSV (id,time,gl).")],
     out: Annotated[Path | None, typer.Option(help="Write the metrics to this CSV.")] = None,
-    site: Annotated[str | None, typer.Option(help="Site of a device export (its time zone); else UTC.")] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a device export (its time zone); else from the path, else local times.")] = None,
+    participant: Annotated[str | None, typer.Option(help="Participant of a device export; else from the file name (<participant_id>__*), else unknown.")] = None,
 ) -> None:
     """Consensus CGM metrics per participant of one file (no warehouse needed)."""
-    from isletflow.cgm_tool import file_metrics
+    from isletflow.cgm_tool import metrics_and_note
 
-    df = _read_one_file(file, file_metrics, site=site)
+    df, note = _read_one_file(file, metrics_and_note, site=site, participant=participant)
+    if note:
+        console.print(note, markup=False)
     _print_frame(df, title=f"CGM metrics of {file.name}")
     if out:
         df.write_csv(out)

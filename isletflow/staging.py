@@ -12,10 +12,12 @@ import polars as pl
 from isletflow.landing import LandingFile
 from isletflow.readers import (FORMATS, ExportEncodingError, ExportLayoutError, RowProblem,
                                UnknownFormatError, read_export)
+from isletflow.readers.redcap_dictionary import RedcapDictionary, is_redcap_dictionary
+from isletflow.readers.archive import ArchiveError, plain_export
 
 # The export formats a site may send in each landing sub-folder.
-FORMATS_BY_KIND = {"cgm": ("dexcom_clarity", "libreview"), "edc": ("redcap",),
-                   "lab": ("central_lab",)}
+FORMATS_BY_KIND = {"cgm": ("dexcom_clarity", "libreview"),
+                   "edc": ("redcap", "redcap_dictionary"), "lab": ("central_lab",)}
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,51 @@ class StagedFile:
     cached: bool = False
 
 
-def staged_path(stage_dir: Path, fmt: str, sha256: str) -> Path:
+def staged_path(stage_dir: Path, fmt: str, sha256: str,
+                dictionary: LandingFile | None = None) -> Path:
+    """``stage/<format>/<sha256>.parquet``; a REDCap export read with its site's data
+    dictionary is ``<sha256>.dict-<dictionary sha256>.parquet``: its rows depend on both
+    files, so a new dictionary stages the export again (and the old partition stays valid
+    for a run that uses the old dictionary, e.g. an as-of cut)."""
+    if fmt == "redcap" and dictionary is not None:
+        return stage_dir / fmt / f"{sha256}.dict-{dictionary.sha256}.parquet"
     return stage_dir / fmt / f"{sha256}.parquet"
 
 
-def is_staged(stage_dir: Path, sha256: str) -> bool:
-    """A partition of this content exists, written by the current reader code."""
+def is_staged(stage_dir: Path, sha256: str, dictionary: LandingFile | None = None) -> bool:
+    """A partition of this content (with this REDCap dictionary) exists, written by the
+    current reader code."""
     return any(p.exists() and pl.read_parquet_metadata(p).get("reader_code") == READER_CODE
-               for p in (staged_path(stage_dir, fmt, sha256) for fmt in FORMATS))
+               for p in (staged_path(stage_dir, fmt, sha256, dictionary) for fmt in FORMATS))
+
+
+def site_dictionaries(files: list[LandingFile]) -> dict[str, LandingFile]:
+    """Each site's REDCap data dictionary: of the ``edc/`` files whose first line is the
+    dictionary's 18-column header, the one received last (then the last by path). The
+    files are those of this run (``scan_landing`` has applied ``as_of``), so an as-of cut
+    uses the dictionary the site had sent by then."""
+    found = sorted((f for f in files if f.kind == "edc" and _readable_dictionary(f.path)),
+                   key=lambda f: (f.received_at, f.rel_path))
+    return {f.site_id: f for f in found}
+
+
+def _readable_dictionary(path: Path) -> bool:
+    """A REDCap data dictionary that reads (a broken one is reported when it is staged, and
+    is not used to read the site's exports)."""
+    if not is_redcap_dictionary(path):
+        return False
+    try:
+        RedcapDictionary.from_file(path)
+    except (ValueError, pl.exceptions.PolarsError):
+        return False
+    return True
+
+
+def dictionary_for(f: LandingFile, dictionaries: dict[str, LandingFile]) -> LandingFile | None:
+    """The dictionary ``stage_export`` reads ``f`` with: its site's, for an ``edc/`` file
+    other than the dictionary itself; None for every other file."""
+    d = dictionaries.get(f.site_id) if f.kind == "edc" else None
+    return d if d is not None and d.sha256 != f.sha256 else None
 
 
 def _reader_code() -> str:
@@ -55,7 +94,8 @@ READER_CODE = _reader_code()
 
 
 def _rule_of(err: Exception) -> str:
-    for kind, rule in ((UnknownFormatError, "unknown_format"),
+    for kind, rule in ((ArchiveError, "unreadable_archive"),
+                       (UnknownFormatError, "unknown_format"),
                        (ExportEncodingError, "wrong_encoding"),
                        (ExportLayoutError, "missing_or_renamed_column")):
         if isinstance(err, kind):
@@ -63,8 +103,13 @@ def _rule_of(err: Exception) -> str:
     return "unreadable_file"
 
 
-def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> StagedFile:
+def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
+                 dictionary: LandingFile | None = None) -> StagedFile:
     """Read ``f`` with the reader its content calls for and write ``stage/<format>/<sha>.parquet``.
+
+    ``dictionary``: the site's REDCap data dictionary (``dictionary_for``); a REDCap export
+    is read with it, its partition is named after both files (``staged_path``) and its rows
+    carry the dictionary's file id (``dictionary_file_id``) as lineage of their typing.
 
     An unchanged file (same sha256) is not parsed again unless ``refresh`` or the reader code
     has changed since it was staged (``READER_CODE`` in the partition's metadata). A file that cannot
@@ -73,7 +118,7 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> Stag
     """
     if not refresh:
         for fmt in FORMATS:
-            p = staged_path(stage_dir, fmt, f.sha256)
+            p = staged_path(stage_dir, fmt, f.sha256, dictionary)
             if p.exists():
                 meta = pl.read_parquet_metadata(p)
                 if meta.get("reader_code") != READER_CODE:
@@ -85,7 +130,8 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> Stag
         return StagedFile(f.file_id, None, None, 0, error="empty file (0 bytes)",
                           error_rule="empty_file")
     try:
-        fmt, df, problems = read_export(f.path)
+        with plain_export(f.path) as plain:  # a .gz, or a .zip of one export: unpacked
+            fmt, df, problems = read_export(plain, dictionary.path if dictionary else None)
     except (ValueError, pl.exceptions.PolarsError) as err:
         return StagedFile(f.file_id, None, None, 0, error=str(err), error_rule=_rule_of(err))
     if fmt not in FORMATS_BY_KIND[f.kind]:
@@ -95,7 +141,10 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False) -> Stag
     if df.height == 0:
         return StagedFile(f.file_id, fmt, None, 0, error_rule="header_only",
                           error="the file has a header but no data rows")
-    p = staged_path(stage_dir, fmt, f.sha256)
+    if fmt == "redcap":
+        df = df.with_columns(dictionary_file_id=pl.lit(dictionary.file_id if dictionary
+                                                       else None, pl.String))
+    p = staged_path(stage_dir, fmt, f.sha256, dictionary)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".parquet.tmp")
     problems_json = json.dumps([pr.__dict__ for pr in problems])

@@ -148,3 +148,22 @@ CORE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "disposition": Disposition,
     "lab_results": LabResult,
 }
+
+
+class FingerstickGlucose(_Lineage):
+    """Blood (test-strip) glucose that a CGM export carries (FreeStyle Libre record type 2,
+    the reader's built-in meter): kept apart from the CGM readings, never in CGM metrics.
+    Key: (participant_id, timestamp_utc)."""
+
+    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="From the file name.")
+    site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the export.")
+    timestamp_local: pl.Datetime("us") = pa.Field(description="Device clock (site local time).")
+    timestamp_utc: pl.Datetime("us") = pa.Field(description="Measurement time, UTC.")
+    glucose_mg_dl: pl.Float64 = pa.Field(
+        ge=20, le=500, description="Glucose, mg/dL (mmol/L x 18.018, rounded); the FreeStyle "
+                                   "meters' measuring range is 20-500 mg/dL.")
+    glucose_original: str = pa.Field(description="Glucose text as exported.")
+    unit_original: str = pa.Field(isin=["mg/dL", "mmol/L"], description="Unit in the export.")
+
+
+CORE_MODELS["fingerstick_glucose"] = FingerstickGlucose

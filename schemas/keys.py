@@ -46,4 +46,7 @@ CORE_KEYS: dict[str, RecordKey] = {
     "disposition": RecordKey(("participant_id",)),
     "lab_results": RecordKey(("participant_id", "visit", "collection_date", "analyte",
                               "accession_key"), ("accession", "value_original", "unit_original")),
+    "fingerstick_glucose": RecordKey(("participant_id", "timestamp_utc"),
+                                     ("site_id", "timestamp_local", "glucose_original",
+                                      "unit_original"), check_missing=False),
 }

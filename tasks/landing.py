@@ -20,27 +20,32 @@ def discover_files(cfg: PipelineConfig) -> tuple[list[LandingFile], list[Landing
     log = get_run_logger()
     log.info("discovered %d export files (%d not loadable) under %s", len(files), len(problems),
              cfg.landing_dir)
-    for p in problems:
-        log.warning("not loaded: %s (%s: %s)", p.rel_path, p.rule, p.message)
+    for p in problems:  # hidden and temporary files (severity warning) are logged as info
+        (log.info if p.severity == "warning" else log.warning)(
+            "not loaded: %s (%s: %s)", p.rel_path, p.rule, p.message)
     return files, problems
 
 
 def staged_cache_key(_: TaskRunContext, params: dict) -> str | None:
-    """Prefect's cache key of a staged file: its sha256, the stage folder and the reader code.
+    """Prefect's cache key of a staged file: its sha256, the sha256 of the REDCap dictionary
+    it is read with (if any), the stage folder and the reader code.
     None (no caching) until the file has a staged partition: unreadable files are retried."""
-    f, cfg = params["f"], params["cfg"]
-    if not is_staged(cfg.stage_dir, f.sha256):
+    f, cfg, dictionary = params["f"], params["cfg"], params.get("dictionary")
+    if not is_staged(cfg.stage_dir, f.sha256, dictionary):
         return None
     where = hashlib.sha256(str(cfg.stage_dir).encode()).hexdigest()[:12]
-    return f"stage-{f.sha256}-{READER_CODE}-{where}"
+    dic = dictionary.sha256 if dictionary else "none"
+    return f"stage-{f.sha256}-{dic}-{READER_CODE}-{where}"
 
 
 @task(name="stage-file", retries=2, retry_delay_seconds=2,
       task_run_name="stage {f.site_id} {f.kind} {f.file_id}",
       cache_key_fn=staged_cache_key, persist_result=True)
-def stage_file(f: LandingFile, cfg: PipelineConfig) -> StagedFile:
-    """Parse one export into its Parquet partition (skipped when its sha256 is already staged)."""
-    staged = stage_export(f, cfg.stage_dir, refresh=cfg.full_refresh)
+def stage_file(f: LandingFile, cfg: PipelineConfig,
+               dictionary: LandingFile | None = None) -> StagedFile:
+    """Parse one export into its Parquet partition (skipped when its sha256 is already staged);
+    a REDCap export with its site's data ``dictionary`` (staging.dictionary_for)."""
+    staged = stage_export(f, cfg.stage_dir, refresh=cfg.full_refresh, dictionary=dictionary)
     if staged.error:
         get_run_logger().warning("unreadable: %s: %s", f.rel_path, staged.error)
     return staged

@@ -96,3 +96,14 @@ def test_censored_readings_are_where_isletflow_differs():
     assert (ours["tbr54_pct"], theirs["tbr54_pct"]) == (25.0, 0.0)
     assert (ours["tar250_pct"], theirs["tar250_pct"]) == (25.0, 0.0)
     assert (ours["tir_pct"], theirs["tir_pct"]) == (50.0, 100.0)
+
+
+def test_hall2018_long_csv_with_row_names_and_extra_column_agrees_with_iglu():
+    # iglu's own long format as R writes it: "",id,time,gl,diagnosis (19 subjects, 34,890
+    # readings; PROVENANCE.md). isletflow reads it as it is; iglu gets id,time,gl.
+    hall = PROJECT_ROOT.parent / "shared/reference/real/hall2018_long_idtimegl_iglu.csv"
+    long = pd.read_csv(hall, index_col=0)[["id", "time", "gl"]]
+    long["time"] = pd.to_datetime(long["time"])
+    ours = file_metrics(hall)
+    assert ours.height == 19 and long["id"].nunique() == 19 and len(long) == 34890
+    assert_agree(ours, iglu_metrics(long))

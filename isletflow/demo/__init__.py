@@ -17,16 +17,52 @@ publication leaves open, made here and documented so a reader can check them:
 * Each site sends what it would really send (profiles.SITE_EXPORTS): US01 Dexcom Clarity in
   mg/dL; CA01 Clarity in mmol/L (CA01-004 the older 12-column layout); DE01 the German Clarity
   export (';', decimal comma, mmol/L); GB01 LibreView (day-first, mmol/L, 15-min historic
-  readings plus scans). Labs: US %, pmol/L, /mm3; CA nmol/L and 10^9/L; DE IFCC mmol/mol,
-  ng/mL, G/l in ';' with decimal commas and Latin-1; GB IFCC mmol/mol.
+  readings plus scans), except that GB01-002's first export is a FreeStyle Libre Pro clinic
+  "Patient report" (cgm.libre_pro_report). Labs: US %, pmol/L, /mm3; CA nmol/L and 10^9/L;
+  DE IFCC mmol/mol, ng/mL, G/l in ';' with decimal commas and Latin-1; GB IFCC mmol/mol.
 * Every CGM trace comes as two exports that overlap (a cumulative re-export); CA01-003's later
   export corrects three readings of the earlier one.
+* Files arrive over time, each dated (its modification time, see ``_set_received``) the day
+  the site would send it, so an as-of cut anywhere in the trial sees what had come in by then
+  (sends.py): a CGM export the day after the period it covers; cumulative REDCap exports of
+  every form every ``edc_every_days`` days (a record stands in every export after it was
+  entered; records change: the disposition goes from "ongoing" to completed or died, a fatal
+  AE's outcome and the steroid's stop date are filled in later, edc_lab.py); the adverse-event
+  form gains ``ae_action_taken`` halfway through (``TrialManifest.amended``; exports from then
+  on have the column); GB01 sends the whole-project export (all forms in one file, events,
+  repeat instances, data access group, checkbox columns, date of birth) with its data
+  dictionary (redcap.py); every lab sends a cumulative transfer every ``lab_every_days`` days
+  (28), and one HbA1c of CA01-003 is first sent wrong and corrected by a re-send three days
+  later (``TrialManifest.lab_corrections``).
 * Noise: sensor warm-up gaps, random signal losses, a 20-day sensor gap inside DE01-003's
   day-90 window, missed lab visits (US01-004 day 90, GB01-002 day 270), a severe hypoglycaemic
   event on day 45 (GB01-001, before the day 90-365 window), ~4 % of insulin-diary days missing.
 * Faulty files and rows (faults.plant_faults), each listed in the manifest with its rule.
 
-Deterministic for a seed: the same seed gives byte-identical files (and file times).
+Cadence. Real sites export weekly, but every file is one Prefect task of the nightly flow and
+every cumulative export re-sends all rows so far, so the interval sets the flow's work. Measured
+on 2026-11-27 (2 cores shared with other sessions, load 3-7; wall times of
+``isletflow run --landing ... --warehouse ...`` on a fresh warehouse, "flow" = from the flow
+run's start to "published"):
+
+* one extra small file (a one-row lab file): 300 of them added to the 4-participant trial made
+  the flow 3.0 s and 6.4 s longer in two runs, i.e. 10-20 ms a file;
+* the full trial before (69 files, every EDC and lab file dated at the end): run 33.3 s,
+  flow 11.6 s, generator 1.7 s;
+* weekly (``edc_every_days=7``): 535 files, 202,276 insulin-diary rows in core (5,102 are
+  current): run 76.2 s, flow 44.2 s, CPU 69.6 s against 37.9 s before: over the budget of
+  ``make run`` growing by at most ~30 s. The cost is the re-sent rows more than the files;
+* fortnightly (``edc_every_days=14``, the default): 368 files (CGM 28, EDC 262 of which 45
+  whole-project exports and 2 dictionaries, lab 69, and 9 faulty files), 102,977 diary rows:
+  run 43.8 s (+10.5 s), flow 24.9 s, CPU 48.3 s; generator 1.7 s, as before.
+
+A form whose export would be byte-identical to the one the site sent before is not sent again
+(the landing sets identical files aside as duplicates), so a fortnight without a new adverse
+event sends no adverse-event file; the diary changes every fortnight.
+
+Deterministic for a seed: the same seed gives byte-identical files (and file times). The values
+come from one random generator in a fixed order; when things are entered and sent from a second
+one, so the timing of sends never changes a planted value.
 """
 
 from __future__ import annotations
@@ -41,9 +77,12 @@ import numpy as np
 from isletflow.demo.cgm import device_exports
 from isletflow.demo.edc_lab import edc_and_lab
 from isletflow.demo.faults import PlantedFault, plant_faults
-from isletflow.demo.profiles import PROFILES, SITE_EXPORTS, infusion_date, last_day, site_of
+from isletflow.demo.profiles import PROFILES, SITE_EXPORTS, infusion_date, site_of
+from isletflow.demo.sends import LabCorrection, Send, edc_sends, lab_sends
 
 CORRECTED_PARTICIPANT = "CA01-003"
+EDC_EVERY_DAYS = 14  # see "Cadence" above
+LAB_EVERY_DAYS = 28
 
 
 @dataclass
@@ -57,7 +96,9 @@ class TrialManifest:
     planted_phi: list[str] = field(default_factory=list)
     planted_faults: list[PlantedFault] = field(default_factory=list)
     n_cgm_rows: int = 0
-    cut_date: dt.date | None = None
+    cut_date: dt.date | None = None  # the day the last regular (not faulty) file came in
+    amended: dt.date | None = None   # the day the adverse-event form gained ae_action_taken
+    lab_corrections: list[LabCorrection] = field(default_factory=list)
 
 
 def _set_received(path: Path, day: dt.date) -> None:
@@ -67,22 +108,29 @@ def _set_received(path: Path, day: dt.date) -> None:
 
 
 def generate_trial(out_dir: Path, seed: int = 20250620, participants: int = 14,
-                   days: int = 365, faults: bool = True) -> TrialManifest:
-    """Write the sample trial's landing area under ``out_dir`` (``<site>/cgm|edc|lab/...``)."""
+                   days: int = 365, faults: bool = True, edc_every_days: int = EDC_EVERY_DAYS,
+                   lab_every_days: int = LAB_EVERY_DAYS) -> TrialManifest:
+    """Write the sample trial's landing area under ``out_dir`` (``<site>/cgm|edc|lab/...``).
+
+    ``edc_every_days``: how often each site exports its REDCap forms (see "Cadence" in the
+    module docstring); ``lab_every_days``: how often each lab sends its cumulative transfer.
+    """
     if not 1 <= participants <= len(PROFILES):
         raise ValueError(f"participants must be between 1 and {len(PROFILES)}")
     if days < 1:
         raise ValueError("days must be at least 1")
+    if edc_every_days < 1 or lab_every_days < 1:
+        raise ValueError("export intervals must be at least 1 day")
     rng = np.random.default_rng(seed)
+    timing = np.random.default_rng([seed, 1])  # when things are entered and sent
     chosen = list(enumerate(PROFILES))[:participants]
     m = TrialManifest(out_dir=out_dir, participants=[p.participant_id for _, p in chosen])
-    m.cut_date = max(infusion_date(k) + dt.timedelta(days=last_day(p, days) + 1)
-                     for k, p in chosen)
-    received: dict[Path, dt.date] = {}  # when each CGM export was sent; the rest at cut date
+    received: dict[Path, dt.date] = {}
     for k, p in chosen:
         site = site_of(p.participant_id)
         exports = device_exports(p, k, days, SITE_EXPORTS[site], rng, m.planted_phi,
-                                 correction=p.participant_id == CORRECTED_PARTICIPANT)
+                                 correction=p.participant_id == CORRECTED_PARTICIPANT,
+                                 timing=timing)
         for name, text, end_day, n in exports:
             path = out_dir / site / "cgm" / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,18 +139,38 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int = 14,
             m.files.append(path)
             m.n_cgm_rows += n
             received[path] = infusion_date(k) + dt.timedelta(days=end_day + 1)
-    for site, files in edc_and_lab(chosen, days, rng).items():
-        for rel, data in files.items():
-            path = out_dir / site / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            m.files.append(path)
+    data = edc_and_lab(chosen, days, rng, timing)
+    entered = [d for sd in data.values() for r in sd.records for d, _ in r.versions]
+    first, last = min(entered), max(entered)
+    anchor = first - dt.timedelta(days=first.weekday())  # the Monday of the first entry
+    m.amended = first + (last - first) // 2
+    m.planted_phi += [r.versions[0][1]["dob"] for sd in data.values() for r in sd.records
+                      if r.form == "enrolment"]
+    sends: list[Send] = []
+    latest: dict[str, str] = {}
+    for site, sd in data.items():
+        sends += edc_sends(site, sd, anchor, edc_every_days, m.amended)
+        lab, correction = lab_sends(site, sd, anchor, lab_every_days)
+        sends += lab
+        m.lab_corrections += [correction] if correction else []
+    for s in sends:
+        path = out_dir / s.rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(s.data)
+        m.files.append(path)
+        received[path] = s.received
+        site, kind, name = s.rel_path.split("/")
+        if kind == "lab" and not name.endswith("_corrected.csv"):
+            latest[f"{site}/lab"] = s.rel_path
+        elif kind == "edc":
+            latest[f"{site}/edc/{name.rsplit('_', 1)[0]}"] = s.rel_path
+    m.cut_date = max(received.values())
     if faults:
         m.planted_faults = plant_faults(out_dir, set(m.participants),
-                                        {p.participant_id: k for k, p in chosen})
+                                        {p.participant_id: k for k, p in chosen}, latest)
         m.files += sorted({out_dir / f.rel_path for f in m.planted_faults} - set(m.files))
     for f in m.planted_faults:  # the faulty files came in after the rest
         received[out_dir / f.rel_path] = m.cut_date + dt.timedelta(days=1)
     for path in m.files:
-        _set_received(path, received.get(path, m.cut_date))
+        _set_received(path, received[path])
     return m

@@ -45,8 +45,13 @@ def _edit_clarity(path: Path, edits: dict[int, str], append: list[list[str]]) ->
     return list(range(start, start + len(append)))
 
 
-def plant_faults(root: Path, present: set[str], k_of: dict[str, int]) -> list[PlantedFault]:
-    """Write the faulty files under ``root`` (only those whose participant is in ``present``)."""
+def plant_faults(root: Path, present: set[str], k_of: dict[str, int],
+                 latest: dict[str, str]) -> list[PlantedFault]:
+    """Write the faulty files under ``root`` (only those whose participant is in ``present``).
+
+    ``latest``: the last regular file the trial sent of each kind, as relative paths, keyed
+    ``<site>/edc/<form>`` (one-form REDCap exports) and ``<site>/lab`` (lab transfers): the
+    faulty re-sends copy them, and the faulty lab rows are appended to the last transfer."""
     faults: list[PlantedFault] = []
 
     def write(rel: str, data: bytes, rule: str, row: int | None = None) -> None:
@@ -62,16 +67,16 @@ def plant_faults(root: Path, present: set[str], k_of: dict[str, int]) -> list[Pl
           b"subject_id,visit,collection_date,test_code,test_name,result_value,unit\n"
           b"CA01-003,day_90,2024-06-10,ANC,Neutrophils,3.1,10^9/L\n",
           "missing_or_renamed_column")
-    if (root / "CA01/edc/adverse_events.csv").exists():
-        header = (root / "CA01/edc/adverse_events.csv").read_bytes().split(b"\n")[0] + b"\n"
+    if "CA01/edc/adverse_events" in latest:
+        header = (root / latest["CA01/edc/adverse_events"]).read_bytes().split(b"\n")[0] + b"\n"
         write("CA01/edc/adverse_events_addendum.csv", header, "header_only")
-    if (root / "DE01/edc/concomitant_medications.csv").exists():
-        text = (root / "DE01/edc/concomitant_medications.csv").read_text(encoding="utf-8")
+    if "DE01/edc/concomitant_medications" in latest:
+        text = (root / latest["DE01/edc/concomitant_medications"]).read_text(encoding="utf-8")
         write("DE01/edc/concomitant_medications_resend.csv", text.encode("utf-16"),
               "wrong_encoding")
-    if (root / "US01/edc/infusion.csv").exists():
-        write("US01/edc/infusion (1).csv", (root / "US01/edc/infusion.csv").read_bytes(),
-              "duplicate_file")
+    if "US01/edc/infusion" in latest:
+        src = latest["US01/edc/infusion"]
+        write(src.removesuffix(".csv") + " (1).csv", (root / src).read_bytes(), "duplicate_file")
     if "GB01-001" in present:
         k = k_of["GB01-001"]
         rows = "".join(f"GB01-001,unscheduled,{day_iso(k, 60 + i)},ANC,Neutrophil count,"
@@ -80,12 +85,11 @@ def plant_faults(root: Path, present: set[str], k_of: dict[str, int]) -> list[Pl
         write("GB01/lab/central_lab_unscheduled.csv",
               (header + rows + f"GB01-001,unscheduled,{day_iso(k, 63)},AN").encode(),
               "truncated_row", 5)
-        lab = root / "GB01/lab/central_lab_results.csv"
+        lab = root / latest["GB01/lab"]
         n = len(lab.read_bytes().splitlines())
         with lab.open("a", encoding="utf-8") as fh:
             fh.write(f"GB01-099,day_90,{day_iso(k, 90)},ANC,Neutrophil count,3.2,x10^9/L\n")
-        faults.append(PlantedFault("GB01/lab/central_lab_results.csv", "unknown_participant",
-                                   n + 1))
+        faults.append(PlantedFault(latest["GB01/lab"], "unknown_participant", n + 1))
     if "US01-001" in present:
         k = k_of["US01-001"]
         first = root / "US01/cgm/US01-001__clarity_export_1.csv"
@@ -109,11 +113,11 @@ def plant_faults(root: Path, present: set[str], k_of: dict[str, int]) -> list[Pl
         ])
         faults += [PlantedFault(rel, "future_timestamp", added[0]),
                    PlantedFault(rel, "before_enrolment", added[1])]
-        lab = root / "US01/lab/central_lab_results.csv"
+        lab = root / latest["US01/lab"]
         n = len(lab.read_bytes().splitlines())
         with lab.open("a", encoding="utf-8") as fh:
             fh.write(f"US01-001,unscheduled,{day_iso(k, 95)},HBA1C,Hemoglobin A1c,40.0,%\n")
-        faults.append(PlantedFault("US01/lab/central_lab_results.csv",
+        faults.append(PlantedFault(latest["US01/lab"],
                                    "gx:expect_column_values_to_be_between", n + 1))
     if "DE01-001" in present:
         path = root / "DE01/cgm/DE01-001__clarity_export_2.csv"

@@ -1,48 +1,99 @@
-"""Abbott LibreView CSV export reader (title line, 19-column header, record types 0-6)."""
+"""Abbott FreeStyle Libre exports: LibreView (patient download and clinic "Patient report",
+2019 and later layouts, in several languages) and the FreeStyle Libre desktop app's export
+(tab-separated, ``ID, Time, Record Type, ...``). Record types 0 historic, 1 scan, 2 strip,
+3 ketone, 4 insulin, 5 food, 6 notes / time change."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
 
-from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, first_line,
-                                    map_columns, read_csv_text, sniff_delimiter)
+from isletflow.readers.text import ColumnAliases, RowProblem, read_device_export
 
-LIBRE_TITLE = "Glucose Data,Generated on"
-LIBRE_HEADER_START = "Device,Serial Number,Device Timestamp,Record Type"
-
-# Header -> raw column; None = personal data or free text (serial number, notes): dropped.
-_COLUMNS: dict[str, str | None] = {
-    "Device": "device", "Serial Number": None, "Device Timestamp": "device_timestamp",
-    "Record Type": "record_type", "Historic Glucose": "historic_glucose",
-    "Scan Glucose": "scan_glucose", "Non-numeric Rapid-Acting Insulin": "rapid_insulin_text",
-    "Rapid-Acting Insulin (units)": "rapid_insulin_u", "Non-numeric Food": "food_text",
-    "Carbohydrates (grams)": "carbohydrates_g", "Carbohydrates (servings)": "carbohydrates_serv",
-    "Non-numeric Long-Acting Insulin": "long_insulin_text",
-    "Long-Acting Insulin Value (units)": "long_insulin_u", "Notes": None,
-    "Strip Glucose": "strip_glucose", "Ketone": "ketone_mmol_l",
-    "Meal Insulin (units)": "meal_insulin_u", "Correction Insulin (units)": "correction_insulin_u",
-    "User Change Insulin (units)": "user_change_insulin_u",
-}
-_UNIT = re.compile(r"^(Historic Glucose|Scan Glucose|Strip Glucose|Ketone) (mg/dL|mmol/L)$")
-REQUIRED = ["device_timestamp", "record_type", "historic_glucose", "scan_glucose"]
+# Header names by canonical column, case-folded, the unit taken off (``Historic Glucose
+# mg/dL``, ``Historic Glucose(mg/dL)`` and ``Historic Glucose (mmol/L)`` are one name).
+# Sources: English, old (2019: Meter, Meter Timestamp) and new (Device, Device Timestamp),
+# the desktop app (ID, Time) and Spanish (Libre Pro patient report): the real exports in
+# shared/reference/real (PROVENANCE.md, B1-B7). German and French: the LibreView headers as
+# public projects' tests write them (German: "Gerät,Seriennummer,Gerätezeitstempel,...";
+# French: "Appareil,Numéro de série,Horodatage de l'appareil,..."). Italian: LibreView's
+# Italian terms; no Italian export has been seen, so an Italian file with other names is
+# refused with the unknown column named, never read wrong.
+LIBRE = ColumnAliases(
+    fmt="LibreView",
+    columns={
+        "device": ("device", "meter", "gerät", "dispositivo", "appareil"),
+        "device_timestamp": ("device timestamp", "meter timestamp", "time", "gerätezeitstempel",
+                             "sello de tiempo del dispositivo", "horodatage de l'appareil",
+                             "timestamp dispositivo"),
+        "record_type": ("record type", "aufzeichnungstyp", "tipo de registro",
+                        "type d'enregistrement", "tipo di registrazione"),
+        "historic_glucose": ("historic glucose", "glukosewert-verlauf", "historial de glucosa",
+                             "historique de la glycémie", "storico glicemia"),
+        "scan_glucose": ("scan glucose", "glukose-scan", "escaneo de glucosa",
+                         "scan de glycémie", "scansione glicemia"),
+        "strip_glucose": ("strip glucose", "glukose-teststreifen",
+                          "tira reactiva para glucosa", "glycémie de la bandelette",
+                          "glicemia da striscia"),
+        "ketone_mmol_l": ("ketone", "keton", "cuerpos cetónicos", "cétone", "chetoni"),
+        "rapid_insulin_u": ("rapid-acting insulin (units)",
+                            "schnellwirkendes insulin (einheiten)",
+                            "insulina de acción rápida (unidades)",
+                            "insuline à action rapide (unités)",
+                            "insulina ad azione rapida (unità)"),
+        "long_insulin_u": ("long-acting insulin value (units)", "long-acting insulin (units)",
+                           "depotinsulin (einheiten)", "insulina de acción larga (unidades)",
+                           "insuline à action lente (unités)",
+                           "insulina ad azione lenta (unità)"),
+        "carbohydrates_g": ("carbohydrates (grams)", "kohlenhydrate (gramm)",
+                            "carbohidratos (gramos)", "glucides (grammes)",
+                            "carboidrati (grammi)"),
+    },
+    # serial numbers identify the patient's device; notes are free text
+    personal=("serial number", "seriennummer", "número de serial", "numéro de série",
+              "numero di serie", "notes", "notizen", "notas", "note"),
+    not_loaded=(
+        "id", "previous time", "updated time",  # desktop app: its row id, clock changes
+        "non-numeric rapid-acting insulin", "non-numeric food", "carbohydrates (servings)",
+        "non-numeric long-acting insulin", "meal insulin (units)", "correction insulin (units)",
+        "user change insulin (units)",
+        "nicht numerisches schnellwirkendes insulin", "nicht numerische nahrungsdaten",
+        "kohlenhydrate (portionen)", "nicht numerisches depotinsulin",
+        "mahlzeiteninsulin (einheiten)", "korrekturinsulin (einheiten)",
+        "insulin-änderung durch anwender (einheiten)",
+        "insulina de acción rápida no numérica", "alimento no numérico",
+        "carbohidratos (porciones)", "insulina de acción larga no numérica",
+        "comida e insulina (unidades)", "insulina de corrección (unidades)",
+        "insulina del cambio de usuario (unidades)",
+        "insuline à action rapide non numérique", "aliments non numériques",
+        "glucides (portions)", "insuline à action lente non numérique",
+        "insuline pour le repas (unités)", "insuline de correction (unités)",
+        "insuline modifiée par l'utilisateur (unités)",
+        "insulina ad azione rapida non numerica", "cibo non numerico",
+        "carboidrati (porzioni)", "insulina ad azione lenta non numerica",
+        "insulina pasto (unità)", "insulina di correzione (unità)",
+        "modifica insulina da parte dell'utente (unità)",
+    ),
+    unit_columns=("historic_glucose", "scan_glucose", "strip_glucose"),
+    signature=("device_timestamp", "record_type"),
+    required=("device_timestamp", "record_type", "historic_glucose", "scan_glucose"),
+)
 RAW_COLUMNS = ["row_number", "device", "device_timestamp", "record_type", "historic_glucose",
                "scan_glucose", "strip_glucose", "glucose_unit", "rapid_insulin_u",
                "long_insulin_u", "carbohydrates_g", "ketone_mmol_l", "decimal_mark"]
 
 
+def is_libre_header(cells: list[str]) -> bool:
+    return LIBRE.is_header(cells)
+
+
 def read_libreview(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
-    """Read a LibreView export as text rows. Line 1 (title with the patient's full name) is
-    skipped; the header is line 2. Serial number and notes are dropped."""
-    data, _ = decode_export(path)
-    if data.count(b"\n", 0, 65536) < 1:
-        raise ExportLayoutError(f"{path.name}: LibreView export without a header line")
-    sep = sniff_delimiter(first_line(data, 2))
-    df, problems = read_csv_text(data, sep, header_line=2)
-    out, unit = map_columns(path, df, _COLUMNS, _UNIT,
-                            ("Historic Glucose", "Scan Glucose", "Strip Glucose"), "LibreView",
-                            REQUIRED, RAW_COLUMNS)
-    out = out.with_columns(glucose_unit=pl.lit(unit), decimal_mark=pl.lit("," if sep == ";" else "."))
-    return out.select(RAW_COLUMNS), problems
+    """Read a FreeStyle Libre export as text rows (see ``text.read_device_export``).
+
+    The preamble (LibreView's title line with the patient's name; a Libre Pro report's
+    patient line with ID and date of birth; the desktop app's ``Patient Name``) is never read:
+    the header is found below it. Serial number and notes are never read.
+    """
+    df, problems, _ = read_device_export(path, LIBRE)
+    return df.select(RAW_COLUMNS), problems

@@ -1,13 +1,30 @@
-"""Shared text handling for CSV exports: encoding, delimiter, line numbers, truncation."""
+"""Shared text handling for CSV exports: encoding, dialect, header line, line numbers, columns.
+
+What real exports look like (``shared/reference/real/PROVENANCE.md``): UTF-8 with or without
+BOM, or UTF-16 (LE or BE, with or without BOM); comma, semicolon or tab delimited, with every
+field quoted or none; a preamble of one or two lines before the header (a title with the
+patient's name, a patient line with a date of birth); rows with fewer or more fields than the
+header. The character set of a file that is not plainly UTF-8 is detected by
+charset-normalizer; the delimiter of a header line by Python's ``csv.Sniffer``.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
+import io
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import charset_normalizer
 import polars as pl
+
+HEAD_BYTES = 65536   # what format detection reads of a file
+MAX_PREAMBLE = 3     # lines a header may stand below the top of the file
+DELIMITERS = ",;\t"
 
 
 class ExportEncodingError(ValueError):
@@ -20,26 +37,58 @@ class ExportLayoutError(ValueError):
 
 @dataclass(frozen=True)
 class RowProblem:
-    """A row the reader could not take, with the line it stands on."""
+    """A row the reader could not take, with the line it stands on (and the column, when
+    one column's value is the problem: REDCap values checked against the data dictionary)."""
 
     row_number: int
     rule: str
     value: str | None
     message: str
+    column: str | None = None
 
 
-def decode_export(path: Path, allow_latin1: bool = False) -> tuple[bytes, str]:
+def detect_encoding(head: bytes, name: str) -> str:
+    """The encoding of a file from its first bytes: ``utf-8``, ``utf-8-sig`` (BOM), ``utf-16``
+    (BOM), ``utf-16-le`` or ``utf-16-be`` (no BOM).
+
+    Bytes without NUL are taken as UTF-8 (checked when decoded). Bytes with NULs are text only
+    if charset-normalizer finds UTF-16 in them (LibreView wrote UTF-16LE without a BOM in
+    2019); anything else with NULs is binary and refused.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" not in head:
+        return "utf-8"
+    guess = charset_normalizer.from_bytes(head[: len(head) // 2 * 2]).best()
+    if guess is not None and guess.encoding in ("utf_16_le", "utf_16_be"):
+        return guess.encoding.replace("_", "-")
+    raise ExportEncodingError(f"{name}: wrong encoding: binary content (NUL bytes, not UTF-16 "
+                              "text); expected a text export")
+
+
+def decode_export(path: Path, allow_latin1: bool = False,
+                  allow_utf16: bool = False) -> tuple[bytes, str]:
     """The file's content as UTF-8 bytes (BOM removed) and the encoding it was read with.
 
-    UTF-8 (with or without BOM) always; Windows-1252/Latin-1 only where the format is known to
-    come that way (``allow_latin1``, European central labs), re-encoded to UTF-8. UTF-16 and
-    binary files are refused with a message that says so.
+    UTF-8 (with or without BOM) always; UTF-16 only where the format is known to come that way
+    (``allow_utf16``, device exports); Windows-1252/Latin-1 only where the format is known to
+    come that way (``allow_latin1``, European central labs), re-encoded to UTF-8. Other
+    content is refused with a message that says what was found.
     """
     data = path.read_bytes()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
-        raise ExportEncodingError(f"{path.name}: wrong encoding: UTF-16 or binary content; "
-                                  "expected UTF-8 text")
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    encoding = detect_encoding(data[:HEAD_BYTES], path.name)
+    if encoding.startswith("utf-16"):
+        if not allow_utf16:
+            raise ExportEncodingError(f"{path.name}: wrong encoding: UTF-16 or binary content; "
+                                      "expected UTF-8 text")
+        try:
+            return data.decode(encoding).removeprefix("\ufeff").encode("utf-8"), encoding
+        except UnicodeDecodeError as err:
+            raise ExportEncodingError(f"{path.name}: wrong encoding: not valid {encoding} at "
+                                      f"byte {err.start}") from err
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         data.decode("utf-8")
         return data, "utf-8"
@@ -51,28 +100,216 @@ def decode_export(path: Path, allow_latin1: bool = False) -> tuple[bytes, str]:
             "is not UTF-8; expected UTF-8 text") from err
 
 
+def head_text(path: Path) -> tuple[str, str]:
+    """The first ``HEAD_BYTES`` of a file decoded for format detection (BOM removed; a
+    character cut at the end, or a Latin-1 byte, is replaced), and the encoding found."""
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    encoding = detect_encoding(head, path.name)
+    if encoding.startswith("utf-16"):
+        head = head[: len(head) // 2 * 2]
+    return head.decode(encoding, errors="replace").removeprefix("\ufeff"), encoding
+
+
 def first_line(data: bytes, n: int = 1) -> str:
     """Line ``n`` (1-based) of UTF-8 ``data``, without its line end."""
     return data.split(b"\n", n)[n - 1].decode("utf-8").rstrip("\r") if data else ""
 
 
 def head_lines(path: Path, n: int = 2) -> list[str]:
-    """The first ``n`` lines, decoded leniently, for format detection."""
-    with path.open("rb") as fh:
-        raw = [fh.readline(65536) for _ in range(n)]
-    out = []
-    for b in raw:
-        try:
-            s = b.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            s = b.decode("latin-1")
-        out.append(s.lstrip("\ufeff").rstrip("\r\n"))
-    return out
+    """The first ``n`` lines, decoded leniently (UTF-16 too), for format detection."""
+    text, _ = head_text(path)
+    lines = text.splitlines()[:n]
+    return lines + [""] * (n - len(lines))
 
 
+@functools.lru_cache(maxsize=512)  # detection and reader look at the same top lines
 def sniff_delimiter(header: str) -> str:
-    """``;`` for European exports (decimal comma), else ``,``."""
-    return ";" if header.count(";") > header.count(",") else ","
+    """The delimiter of a header line: comma, semicolon or tab, as ``csv.Sniffer`` finds it
+    (quoted names are respected: ``"Choices, Calculations",...`` is comma-delimited). A line
+    it cannot decide on (a single name) gets the delimiter it holds most of, else ``,``."""
+    try:  # the start of a line decides; a REDCap header can run to tens of kilobytes
+        return csv.Sniffer().sniff(header[:8192], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: header.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def split_line(line: str, delimiter: str) -> list[str]:
+    """The cells of one CSV line, unquoted, without BOM and surrounding spaces."""
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        cells = line.split(delimiter)
+    return [c.replace("\ufeff", "").strip() for c in cells]
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """Where a delimited export's header is and how its lines are split."""
+
+    delimiter: str
+    header_line: int                 # 1-based line of the header (after a preamble)
+    header: tuple[str, ...]          # the header's cells, unquoted
+
+
+def find_header(lines: Sequence[str], is_header: Callable[[list[str]], bool]
+                ) -> TextLayout | None:
+    """The first of the top lines (a preamble of up to ``MAX_PREAMBLE`` lines, padded with
+    delimiters or not) that ``is_header`` accepts, with its delimiter; None if none does.
+    The preamble's cells are never kept: they hold names and dates of birth."""
+    for i, line in enumerate(lines[: MAX_PREAMBLE + 1]):
+        if not line.strip():
+            continue
+        delimiter = sniff_delimiter(line)
+        cells = split_line(line, delimiter)
+        if is_header(cells):
+            return TextLayout(delimiter, i + 1, tuple(cells))
+    return None
+
+
+_UNIT = re.compile(r"^(?P<base>.*?)\s*\(?(?P<unit>mg/dl|mmol/l)(?:/min)?\)?$", re.IGNORECASE)
+_UNITS = {"mg/dl": "mg/dL", "mmol/l": "mmol/L"}
+
+
+def header_key(cell: str) -> tuple[str, str | None]:
+    """A header name as the alias tables hold it, and the glucose unit it carries.
+
+    The unit is taken off the end however it is written (``Historic Glucose mg/dL``,
+    ``Historic Glucose(mg/dL)``, ``Historic Glucose (mmol/L)``, ``Glucose Rate of Change
+    (mg/dL/min)``); the rest is case-folded with single spaces: ``historic glucose``.
+    """
+    name = " ".join(cell.replace("\ufeff", "").split())
+    m = _UNIT.match(name)
+    if m is None:
+        return name.casefold(), None
+    return m["base"].casefold(), _UNITS[m["unit"].lower()]
+
+
+PERSONAL = "(personal)"
+NOT_LOADED = "(not loaded)"
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """A header matched against a format's alias tables."""
+
+    keep: dict[int, str]             # header position -> raw column
+    personal: list[str]              # header names of personal-data columns (never read)
+    unit: str | None                 # glucose unit of the glucose columns
+    names: dict[str, str]            # raw column -> the header name it came from
+
+
+@dataclass(frozen=True)
+class ColumnAliases:
+    """One alias table per canonical (raw) column: every header name an app generation or
+    language writes for it, case-folded and without the unit (see :func:`header_key`).
+
+    ``personal`` names columns that carry personal data or free text (names, dates of birth,
+    serials, notes): they are never read. ``not_loaded`` names known columns the warehouse
+    does not keep. Any other name is an unknown column and the file is refused, so that a
+    renamed or new column (which might hold personal data) is never loaded unseen.
+    """
+
+    fmt: str
+    columns: Mapping[str, tuple[str, ...]]
+    personal: tuple[str, ...]
+    not_loaded: tuple[str, ...]
+    unit_columns: tuple[str, ...]    # raw columns whose header names the glucose unit
+    signature: tuple[str, ...]       # raw columns whose presence identifies the format
+    required: tuple[str, ...]
+    roles: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        roles = {a: col for col, names in self.columns.items() for a in names}
+        roles.update(dict.fromkeys(self.personal, PERSONAL))
+        roles.update(dict.fromkeys(self.not_loaded, NOT_LOADED))
+        object.__setattr__(self, "roles", roles)
+
+    def is_header(self, cells: list[str]) -> bool:
+        """Whether ``cells`` hold every signature column of this format."""
+        found = {self.roles.get(header_key(c)[0]) for c in cells}
+        return all(col in found for col in self.signature)
+
+    def personal_columns(self, cells: Sequence[str]) -> list[str]:
+        """The header names in ``cells`` that are personal data (dropped by the reader)."""
+        return [c for c in cells if self.roles.get(header_key(c)[0]) == PERSONAL]
+
+    def match(self, name: str, cells: Sequence[str]) -> HeaderMatch:
+        """Map a header to raw columns; refuse unknown, doubled or missing required columns
+        and glucose columns in two units. ``name`` is the file name, for messages."""
+        keep: dict[int, str] = {}
+        names: dict[str, str] = {}
+        personal, unknown, units = [], [], set()
+        for i, cell in enumerate(cells):
+            key, unit = header_key(cell)
+            role = self.roles.get(key)
+            if role is None:
+                if key:  # an empty name is the trailing delimiter of a padded header
+                    unknown.append(cell)
+            elif role == PERSONAL:
+                personal.append(cell)
+            elif role != NOT_LOADED:
+                if role in names:
+                    raise ExportLayoutError(f"{name}: {self.fmt} header has two {role} columns "
+                                            f"({names[role]!r}, {cell!r})")
+                keep[i], names[role] = role, cell
+                if role in self.unit_columns and unit:
+                    units.add(unit)
+        if unknown:
+            raise ExportLayoutError(f"{name}: unexpected {self.fmt} column(s) {unknown}")
+        require_columns(Path(name), list(names), list(self.required), self.fmt)
+        if len(units) > 1:
+            raise ExportLayoutError(f"{name}: {self.fmt} glucose columns in two units "
+                                    f"{sorted(units)}")
+        return HeaderMatch(keep, personal, units.pop() if units else None, names)
+
+
+def _line_starts(data: bytes, n: int) -> int:
+    """Byte offset where line ``n`` (1-based) of ``data`` starts."""
+    pos = 0
+    for _ in range(n - 1):
+        pos = data.index(b"\n", pos) + 1
+    return pos
+
+
+def _cut_truncated_last_row(data: bytes, sep: str, header_end: int
+                            ) -> tuple[bytes, list[RowProblem]]:
+    """A last line cut off mid-row (no line end, fewer fields than the line before) is taken
+    off ``data`` and returned as a ``truncated_row`` problem, so it is quarantined by line."""
+    if not data or data.endswith(b"\n"):
+        return data, []
+    cut = data.rfind(b"\n")
+    if cut <= header_end:  # no complete data row before the last line
+        return data, []
+    prev = data.rfind(b"\n", 0, cut) + 1
+    last = next(csv.reader([data[cut + 1:].decode("utf-8")], delimiter=sep), [])
+    before = next(csv.reader([data[prev:cut].decode("utf-8")], delimiter=sep), [])
+    if len(last) >= len(before):
+        return data, []
+    # only the first field as the value: later fields may hold personal data
+    return data[:cut + 1], [RowProblem(data.count(b"\n", 0, cut + 1) + 1, "truncated_row",
+                                       last[0][:40] if last else None,
+                                       f"the file ends mid-row: {len(last)} of {len(before)} "
+                                       "fields; the row is not loaded")]
+
+
+def _record_lines(data: bytes, start: int, sep: str, first_line_no: int,
+                  n_records: int) -> list[int] | None:
+    """Line numbers of the records of ``data[start:]`` (the data after the header) when they
+    are not one per line (a quoted field holding a line break, as LibreView notes can); None
+    when every record is one line (the common case, checked by counting line ends)."""
+    n_lines = data.count(b"\n", start) + (0 if len(data) <= start or data.endswith(b"\n")
+                                          else 1)
+    if n_lines == n_records:
+        return None
+    reader = csv.reader(io.StringIO(data[start:].decode("utf-8"), newline=""), delimiter=sep)
+    starts, seen = [], 0
+    for _ in reader:  # a blank line is a record of nulls to polars too
+        starts.append(first_line_no + seen)
+        seen = reader.line_num
+    return starts
 
 
 def read_csv_text(data: bytes, sep: str, header_line: int = 1
@@ -83,27 +320,80 @@ def read_csv_text(data: bytes, sep: str, header_line: int = 1
     A last line cut off mid-row (no line end, fewer fields than the line before) is not kept:
     it is returned as a ``truncated_row`` problem so it can be quarantined by line number.
     """
-    problems: list[RowProblem] = []
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n")
-        header_end = -1
-        for _ in range(header_line):
-            header_end = data.find(b"\n", header_end + 1)
-        if cut > header_end >= 0:  # at least one complete data row before the last line
-            prev = data.rfind(b"\n", 0, cut) + 1
-            last = next(csv.reader([data[cut + 1:].decode("utf-8")], delimiter=sep))
-            before = next(csv.reader([data[prev:cut].decode("utf-8")], delimiter=sep))
-            if len(last) < len(before):
-                # only the first field as the value: later fields may hold personal data
-                problems.append(RowProblem(data.count(b"\n", 0, cut + 1) + 1, "truncated_row",
-                                           last[0][:40] if last else None,
-                                           f"the file ends mid-row: {len(last)} of "
-                                           f"{len(before)} fields; the row is not loaded"))
-                data = data[:cut + 1]
-    df = pl.read_csv(data, separator=sep, infer_schema=False, skip_rows=header_line - 1,
+    header_end = _line_starts(data, header_line + 1) - 1 if data.count(b"\n") >= header_line \
+        else len(data)
+    data, problems = _cut_truncated_last_row(data, sep, header_end)
+    df = pl.read_csv(data, separator=sep, infer_schema=False, skip_lines=header_line - 1,
                      row_index_name="row_number", row_index_offset=header_line + 1,
                      quote_char='"')
+    lines = _record_lines(data, header_end + 1, sep, header_line + 1, df.height)
+    if lines is not None:
+        df = df.with_columns(row_number=pl.Series(lines))
     return df.with_columns(pl.col("row_number").cast(pl.Int64)), problems
+
+
+def read_delimited(data: bytes, layout: TextLayout, keep: Mapping[int, str]
+                   ) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """The columns ``keep`` (header position -> raw name) of UTF-8 ``data`` laid out as
+    ``layout``, all text, with ``row_number`` = the line of each record in the file.
+
+    Only the kept columns are parsed (personal-data columns never reach memory as values).
+    Rows shorter than the header get nulls in the missing cells. Rows longer than the header
+    (LibreView's trailing comma) are read when the extra fields are empty; a row whose extra
+    field holds a value is not loaded and is returned as an ``extra_fields`` problem.
+    A truncated last row is a ``truncated_row`` problem (see :func:`read_csv_text`).
+    """
+    sep = layout.delimiter
+    start = _line_starts(data, layout.header_line)
+    end = data.find(b"\n", start)
+    end = len(data) if end < 0 else end
+    data, problems = _cut_truncated_last_row(data, sep, end)
+    n = len(layout.header)
+    names = [f"c{i}" for i in range(n + 1)]  # plain names; one spare for extra fields
+    text = b"".join([sep.join(names).encode(), memoryview(data)[end:]])  # header replaced
+    df = pl.read_csv(text, separator=sep,
+                     infer_schema=False, columns=[names[i] for i in keep] + [names[n]],
+                     row_index_name="row_number", row_index_offset=layout.header_line + 1,
+                     quote_char='"', truncate_ragged_lines=True, raise_if_empty=False)
+    lines = _record_lines(data, end + 1, sep, layout.header_line + 1, df.height)
+    if lines is not None:
+        df = df.with_columns(row_number=pl.Series(lines))
+    extra = df.filter(pl.col(names[n]).is_not_null())
+    problems += [RowProblem(r, "extra_fields", None, f"the row has more fields than the "
+                            f"{n}-column header and a value beyond it; the row is not loaded")
+                 for r in extra["row_number"]]
+    if extra.height:
+        df = df.filter(pl.col(names[n]).is_null())
+    return (df.drop(names[n]).rename({names[i]: col for i, col in keep.items()})
+            .with_columns(pl.col("row_number").cast(pl.Int64))), problems
+
+
+def read_device_export(path: Path, aliases: ColumnAliases
+                       ) -> tuple[pl.DataFrame, list[RowProblem], HeaderMatch]:
+    """A CGM device export read by its alias tables: decoded (UTF-8 or UTF-16), its header
+    found below any preamble, matched, and its known columns read as text (every column of
+    ``aliases.columns``, null where the export lacks it), with ``glucose_unit`` from the
+    header and ``decimal_mark``: ``,`` when the export is semicolon-delimited or a mmol/L
+    glucose value holds a comma (the German Clarity export writes ``5,5``, the Spanish Libre
+    report ``"5,7"``), else ``.``. mg/dL values are whole numbers, and in a comma-delimited
+    file a decimal comma must be quoted, so only then are the values searched."""
+    data, _ = decode_export(path, allow_utf16=True)
+    layout = find_header(data[:HEAD_BYTES].decode("utf-8", errors="replace").splitlines(),
+                         aliases.is_header)
+    if layout is None:
+        raise ExportLayoutError(f"{path.name}: no {aliases.fmt} header in the first lines")
+    header = aliases.match(path.name, layout.header)
+    if header.unit is None:
+        raise ExportLayoutError(f"{path.name}: no glucose unit (mg/dL or mmol/L) in the header")
+    df, problems = read_delimited(data, layout, header.keep)
+    df = df.with_columns([pl.lit(None, pl.String).alias(c) for c in aliases.columns
+                          if c not in df.columns])
+    comma = layout.delimiter == ";" or (
+        header.unit == "mmol/L" and (layout.delimiter != "," or b'"' in data)
+        and df.select(pl.any_horizontal(pl.col(c).str.contains(",", literal=True).any()
+                                        for c in aliases.unit_columns)).item())
+    return (df.with_columns(glucose_unit=pl.lit(header.unit),
+                            decimal_mark=pl.lit("," if comma else ".")), problems, header)
 
 
 def require_columns(path: Path, present: list[str], required: list[str], fmt: str) -> None:
@@ -111,32 +401,3 @@ def require_columns(path: Path, present: list[str], required: list[str], fmt: st
     if missing:
         raise ExportLayoutError(f"{path.name}: {fmt} export lacks column(s) {missing} "
                                 "(renamed or removed?)")
-
-
-def map_columns(path: Path, df: pl.DataFrame, columns: dict[str, str | None],
-                unit_pattern: re.Pattern[str], glucose_keys: tuple[str, ...], fmt: str,
-                required: list[str], raw_columns: list[str]) -> tuple[pl.DataFrame, str | None]:
-    """Rename a device export's header to raw columns, drop the personal-data ones (mapped
-    to None), read the glucose unit from the header (``unit_pattern``: group 1 the column
-    without its unit, group 2 the unit), and add absent optional columns as nulls.
-    Returns the frame (in ``raw_columns`` order, less the unit) and the unit."""
-    unit = None
-    rename: dict[str, str] = {}
-    drop: list[str] = []
-    for col in df.columns[1:]:
-        m = unit_pattern.match(col)
-        key = m.group(1) if m else col
-        if m and m.group(1) in glucose_keys:
-            unit = {"mg/dl": "mg/dL", "mmol/l": "mmol/L"}.get(m.group(2), m.group(2))
-        if key not in columns:
-            raise ExportLayoutError(f"{path.name}: unexpected {fmt} column {col!r}")
-        if columns[key] is None:
-            drop.append(col)
-        else:
-            rename[col] = columns[key]
-    require_columns(path, list(rename.values()), required, fmt)
-    out = df.drop(drop).rename(rename)
-    missing = [c for c in raw_columns if c not in out.columns and c not in ("glucose_unit",
-                                                                           "decimal_mark",
-                                                                           "export_language")]
-    return out.with_columns([pl.lit(None, pl.String).alias(c) for c in missing]), unit

@@ -1,36 +1,61 @@
--- CGM glucose readings from Dexcom Clarity (EGV rows) and LibreView (record type 0 historic,
--- 1 scan, kept apart by `device`), in mg/dL with UTC time.
--- Local device time is read in the site's time zone (core.sites), across daylight-saving changes:
---  * an ambiguous local time (the repeated hour when clocks go back) is read as the earlier
---    instant (summer time) until the file's clock has gone back, i.e. until an earlier row of
---    the same file carried the same or a later local time; then as the later instant (standard);
---  * a non-existent local time (the skipped hour when clocks go forward) is read with the
---    offset in force before the change (standard time), i.e. one hour later on the wall clock.
--- LibreView timestamps: 'MM-DD-YYYY hh:mm AM/PM' (US) when they end in AM/PM, else
--- 'DD-MM-YYYY HH:MM' (Europe). Dexcom "Low"/"High" (German "Niedrig"/"Hoch") are censored
--- readings: kept, flagged, and given the boundary value (40 / 400 mg/dL, Dexcom's reporting
--- range). mmol/L x 18.018, rounded to whole mg/dL; a decimal comma is read as a point.
--- Files in quality.quarantined_files are left out. Overlaps between exports are resolved after
--- validation (sql/resolve/).
-CREATE OR REPLACE TABLE core.cgm_readings AS
+-- CGM glucose readings from Dexcom Clarity (EGV rows) and FreeStyle Libre (record type 0
+-- historic, 1 scan, kept apart by `device`), in mg/dL with UTC time. Libre strip (blood)
+-- glucose, record type 2 (device 'libre_strip'), is read by the same rules but never into
+-- core.cgm_readings: core/03b_fingerstick_glucose.sql takes it from the table macro
+-- device_glucose(devices) defined here (the rows of the devices listed; each device's rows are
+-- read on their own, so asking for one device reads only its rows).
+--
+-- Local device time -> UTC, in the site's time zone (core.sites):
+--  * A Clarity export with Transmitter Time (the transmitter's monotonic clock, in seconds) is
+--    read by that clock. The readings whose local time minus transmitter time agree, chained
+--    within 10 minutes (the transmitter's clock drifts by seconds a week), were written under
+--    one setting of the device's clock: they get one UTC offset, the one most of their
+--    readings have in the site's zone outside a repeated hour. A clock change (daylight
+--    saving, travel) starts a new setting, so the two series of a repeated hour are told apart
+--    by the device's clock, and every reading keeps its place 5 minutes from its neighbours
+--    even when the device's zone changed on another date than the site's (the real G6 export
+--    of 2019-10-27 repeats 03:00-03:59, an EET change). A "setting" that spans over an hour is
+--    no clock (a de-identified export that repeats one transmitter time) and is not used.
+--  * Otherwise (Libre; older Clarity without transmitter columns; no usable clock; a setting
+--    with no reading outside a repeated hour) each reading is read on its own: an ambiguous local time (the
+--    repeated hour when clocks go back) is the earlier instant (summer time) until the device's
+--    clock has gone back, i.e. until a reading earlier by the device clock (Transmitter Time,
+--    else file order) carried the same or a later local time; then the later instant
+--    (standard). A non-existent local time (the skipped hour when clocks go forward) is read
+--    with the offset in force before the change (standard time).
+--  * Without a site (core.sites has no time zone for it) timestamp_utc is NULL: local times
+--    only, never faked as UTC.
+-- Libre timestamps: 'MM-DD-YYYY hh:mm AM/PM' (US) when they end in AM/PM, 'YYYY/MM/DD HH:MM'
+-- (desktop app), else 'DD-MM-YYYY HH:MM' (Europe). Dexcom "Low"/"High" (German
+-- "Niedrig"/"Hoch") are censored readings: kept, flagged, and given the boundary value
+-- (40 / 400 mg/dL, Dexcom's reporting range). mmol/L x 18.018, rounded to whole mg/dL; a
+-- decimal comma is read as a point. Files in quality.quarantined_files are left out. Overlaps
+-- between exports are resolved after validation (sql/resolve/).
+CREATE OR REPLACE TEMP MACRO device_glucose(devices) AS TABLE
 WITH clarity AS (
     SELECT file_id, row_number, 'dexcom' AS device, 5 AS interval_min,
            TRY_STRPTIME("timestamp", '%Y-%m-%dT%H:%M:%S') AS timestamp_local,
-           trim(glucose_value) AS glucose_text, glucose_unit, decimal_mark
+           trim(glucose_value) AS glucose_text, glucose_unit, decimal_mark,
+           TRY_CAST(transmitter_time AS BIGINT) AS transmitter_time
     FROM raw.dexcom_clarity
-    WHERE event_type = 'EGV'
+    WHERE event_type = 'EGV' AND list_contains(devices, 'dexcom')
 ), libre AS (
+    SELECT * FROM (
     SELECT file_id, row_number,
-           CASE record_type WHEN '0' THEN 'libre_historic' ELSE 'libre_scan' END AS device,
+           CASE record_type WHEN '0' THEN 'libre_historic' WHEN '1' THEN 'libre_scan'
+                ELSE 'libre_strip' END AS device,
            CASE record_type WHEN '0' THEN 15 END AS interval_min,
            CASE WHEN regexp_matches(device_timestamp, '(AM|PM)$')
                 THEN TRY_STRPTIME(device_timestamp, '%m-%d-%Y %I:%M %p')
+                WHEN regexp_matches(device_timestamp, '^\d{4}/')
+                THEN TRY_STRPTIME(device_timestamp, '%Y/%m/%d %H:%M')
                 ELSE TRY_STRPTIME(device_timestamp, '%d-%m-%Y %H:%M') END AS timestamp_local,
-           trim(CASE record_type WHEN '0' THEN historic_glucose ELSE scan_glucose END)
-               AS glucose_text,
-           glucose_unit, decimal_mark
+           trim(CASE record_type WHEN '0' THEN historic_glucose WHEN '1' THEN scan_glucose
+                     ELSE strip_glucose END) AS glucose_text,
+           glucose_unit, decimal_mark, NULL::BIGINT AS transmitter_time
     FROM raw.libreview
-    WHERE record_type IN ('0', '1')
+    WHERE record_type IN ('0', '1', '2'))
+    WHERE list_contains(devices, device)
 ), readings AS (
     SELECT r.*, f.site_id, f.participant_id, s.timezone
     FROM (SELECT * FROM clarity UNION ALL BY NAME SELECT * FROM libre) AS r
@@ -42,38 +67,75 @@ WITH clarity AS (
     -- distinct hour instead of per reading. DuckDB (ICU) reads an ambiguous local time as the
     -- later (standard-time) instant; "earlier" is the summer-time reading of the same hour.
     SELECT DISTINCT timezone, date_trunc('hour', timestamp_local) AS h
-    FROM readings WHERE timestamp_local IS NOT NULL
+    FROM readings WHERE timestamp_local IS NOT NULL AND timezone IS NOT NULL
 ), offsets AS (
     SELECT timezone, h,
            timezone('UTC', timezone(timezone, h)) - h AS shift_later,
            timezone('UTC', timezone(timezone, h - INTERVAL 1 HOUR)) + INTERVAL 1 HOUR - h
                AS shift_earlier
     FROM hours
-), ambiguous AS (
-    -- only readings in a repeated hour need the file's order: has its clock gone back yet?
-    SELECT r.file_id, r.device, r.row_number,
-           coalesce(r.timestamp_local <= max(r.timestamp_local) OVER (
-               PARTITION BY r.file_id, r.device ORDER BY r.row_number
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back
-    FROM readings AS r
-    SEMI JOIN (SELECT timezone, h FROM offsets WHERE shift_earlier < shift_later) AS rep
-           ON rep.timezone = r.timezone AND rep.h = date_trunc('hour', r.timestamp_local)
-), zoned AS (
-    SELECT r.*, o.shift_later, o.shift_earlier, a.clock_went_back
+), zoned AS NOT MATERIALIZED (
+    SELECT r.*, o.shift_later, o.shift_earlier,
+           -- the device-clock minute: local time minus transmitter time, whole minutes
+           (epoch(r.timestamp_local)::BIGINT - r.transmitter_time) // 60 AS clock_minute
     FROM readings AS r
     LEFT JOIN offsets AS o
            ON o.timezone = r.timezone AND o.h = date_trunc('hour', r.timestamp_local)
-    LEFT JOIN ambiguous AS a USING (file_id, device, row_number)
+), minutes AS (
+    -- readings per file, device-clock minute and site offset (n: outside a repeated hour)
+    SELECT file_id, clock_minute, shift_later,
+           count(*) FILTER (WHERE shift_earlier = shift_later) AS n
+    FROM zoned WHERE clock_minute IS NOT NULL AND shift_later IS NOT NULL
+    GROUP BY ALL
+), chained AS (
+    -- settings of the device clock: a file's distinct clock minutes chained within 10 min
+    SELECT file_id, clock_minute,
+           sum(new_setting) OVER (PARTITION BY file_id ORDER BY clock_minute) AS setting
+    FROM (SELECT file_id, clock_minute,
+                 coalesce(clock_minute - lag(clock_minute) OVER (
+                     PARTITION BY file_id ORDER BY clock_minute) > 10, true)::INT AS new_setting
+          FROM (SELECT DISTINCT file_id, clock_minute FROM minutes))
+), settings AS (
+    -- a setting spans minutes of clock drift; one that spans over an hour is no clock (a
+    -- de-identified export repeating one transmitter time chains its wall-clock minutes).
+    -- Its offset: the one most of its readings have outside a repeated hour (a tie: the larger
+    -- offset, i.e. the later instant).
+    SELECT file_id, setting, max(clock_minute) - min(clock_minute) <= 60 AS usable,
+           arg_max(shift_later, (n, shift_later)) FILTER (WHERE n > 0) AS shift
+    FROM (SELECT c.file_id, c.setting, c.clock_minute, m.shift_later,
+                 sum(m.n) OVER (PARTITION BY c.file_id, c.setting, m.shift_later) AS n
+          FROM chained AS c JOIN minutes AS m USING (file_id, clock_minute))
+    GROUP BY file_id, setting
+), clock AS (
+    SELECT c.file_id, c.clock_minute, s.shift
+    FROM chained AS c JOIN settings AS s USING (file_id, setting)
+    WHERE s.usable
+), timed AS (
+    -- outside a repeated hour: no order needed
+    SELECT z.*, c.shift AS clock_shift, false AS clock_went_back
+    FROM zoned AS z LEFT JOIN clock AS c USING (file_id, clock_minute)
+    WHERE NOT coalesce(z.shift_earlier < z.shift_later, false)
+    UNION ALL BY NAME
+    -- in a repeated hour: has the device's clock gone back yet? (device clock, else file order)
+    SELECT z.*, c.shift AS clock_shift,
+           coalesce(z.timestamp_local <= max(z.timestamp_local) OVER (
+               PARTITION BY z.file_id, z.device
+               ORDER BY CASE WHEN c.clock_minute IS NOT NULL THEN z.transmitter_time END,
+                        z.row_number
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back
+    FROM zoned AS z LEFT JOIN clock AS c USING (file_id, clock_minute)
+    WHERE z.shift_earlier < z.shift_later
 ), typed AS (
-    SELECT z.*,
-           z.timestamp_local + CASE WHEN z.shift_earlier < z.shift_later
-                                         AND NOT z.clock_went_back
-                                    THEN z.shift_earlier ELSE z.shift_later END AS timestamp_utc,
+    SELECT *,
+           timestamp_local + coalesce(
+               clock_shift,
+               CASE WHEN shift_earlier < shift_later AND NOT clock_went_back
+                    THEN shift_earlier ELSE shift_later END) AS timestamp_utc,
            CASE WHEN glucose_text IN ('Low', 'Niedrig') THEN 'low'
                 WHEN glucose_text IN ('High', 'Hoch') THEN 'high' END AS censored,
            TRY_CAST(CASE WHEN decimal_mark = ',' THEN replace(glucose_text, ',', '.')
                          ELSE glucose_text END AS DOUBLE) AS glucose_number
-    FROM zoned AS z
+    FROM timed
 )
 SELECT participant_id, site_id, device, interval_min,
        timestamp_local, timestamp_utc,
@@ -86,3 +148,5 @@ SELECT participant_id, site_id, device, interval_min,
        glucose_text AS glucose_original, glucose_unit AS unit_original,
        file_id AS source_file_id, row_number AS source_row
 FROM typed;
+CREATE OR REPLACE TABLE core.cgm_readings AS
+SELECT * FROM device_glucose(['dexcom', 'libre_historic', 'libre_scan']);

@@ -1,11 +1,13 @@
--- Per site: rows moved out of core, files not loaded, and open data queries (all issues).
+-- Per site: rows moved out of core, files not loaded, and open data queries (the lines of the
+-- site's listing, quality.site_queries).
 WITH q AS (
     SELECT f.site_id, count(*) AS n
     FROM quality.quarantined_rows AS r JOIN audit.files AS f ON f.file_id = r.source_file_id
     GROUP BY ALL
 ), files AS (
     SELECT site_id, count(DISTINCT file) AS n
-    FROM quality.site_queries WHERE table_name = '(file)' AND "row" IS NULL
+    FROM quality.site_queries
+    WHERE table_name = '(file)' AND "row" IS NULL AND rows_not_listed IS NULL
     GROUP BY ALL
 ), issues AS (
     SELECT site_id, count(*) AS n FROM quality.site_queries GROUP BY ALL

@@ -1,5 +1,7 @@
--- One site's query listing ($site), as sent back to the site.
+-- One site's query listing ($site), as sent back to the site: per file, its file-level queries,
+-- then rows by line, then the lines counting the rows not listed (quality/site_queries.sql).
 SELECT file, row, rule, severity, column_name, value, message
 FROM quality.site_queries
 WHERE site_id = $site
-ORDER BY file, row, rule;
+ORDER BY file, CASE WHEN rows_not_listed IS NOT NULL THEN 2 WHEN row IS NULL THEN 0 ELSE 1 END,
+         row, rule;

@@ -1,33 +1,45 @@
 -- Values that could not be read: glucose that is not a number, Low or High; a timestamp that
 -- is not a time; a lab result that is not a number, or in a unit the lab conversions lack.
-SELECT 'cgm_readings' AS table_name, source_file_id, source_row,
-       CASE WHEN timestamp_local IS NULL THEN 'unreadable_timestamp'
+-- `value` is the text that could not be read, as exported: for a timestamp or a collection date
+-- the raw text of that row (raw.dexcom_clarity, raw.libreview, raw.central_lab), so a broken
+-- file's query can say what its dates look like (sql/quality/broken_files/find.sql).
+SELECT 'cgm_readings' AS table_name, c.source_file_id, c.source_row,
+       CASE WHEN c.timestamp_local IS NULL THEN 'unreadable_timestamp'
             ELSE 'unreadable_glucose' END AS rule,
        'error' AS severity,
-       CASE WHEN timestamp_local IS NULL THEN 'timestamp' ELSE 'glucose' END AS column_name,
-       glucose_original AS value,
-       CASE WHEN timestamp_local IS NULL THEN 'the timestamp is missing or not a date and time'
-            ELSE 'glucose ' || coalesce('''' || glucose_original || '''', '(empty)')
-                 || ' is not a number, Low or High in ' || coalesce(unit_original, '(no unit)')
+       CASE WHEN c.timestamp_local IS NULL THEN 'timestamp' ELSE 'glucose' END AS column_name,
+       CASE WHEN c.timestamp_local IS NULL THEN coalesce(d."timestamp", l.device_timestamp)
+            ELSE c.glucose_original END AS value,
+       CASE WHEN c.timestamp_local IS NULL THEN 'the timestamp is missing or not a date and time'
+            ELSE 'glucose ' || coalesce('''' || c.glucose_original || '''', '(empty)')
+                 || ' is not a number, Low or High in ' || coalesce(c.unit_original, '(no unit)')
        END AS message
-FROM core.cgm_readings
-WHERE timestamp_local IS NULL OR glucose_mg_dl IS NULL
+FROM core.cgm_readings AS c
+LEFT JOIN raw.dexcom_clarity AS d ON d.file_id = c.source_file_id AND d.row_number = c.source_row
+LEFT JOIN raw.libreview AS l ON l.file_id = c.source_file_id AND l.row_number = c.source_row
+WHERE c.timestamp_local IS NULL OR c.glucose_mg_dl IS NULL
 UNION ALL
-SELECT 'lab_results', source_file_id, source_row,
-       CASE WHEN collection_date IS NULL THEN 'unreadable_date'
-            WHEN unit IS NULL THEN 'unknown_analyte'
-            WHEN TRY_CAST(replace(value_original, ',', '.') AS DOUBLE) IS NULL
+SELECT 'lab_results', l.source_file_id, l.source_row,
+       CASE WHEN l.collection_date IS NULL THEN 'unreadable_date'
+            WHEN l.unit IS NULL THEN 'unknown_analyte'
+            WHEN TRY_CAST(replace(l.value_original, ',', '.') AS DOUBLE) IS NULL
                 THEN 'unreadable_result'
             ELSE 'unknown_unit' END,
        'error',
-       CASE WHEN collection_date IS NULL THEN 'collection_date' WHEN unit IS NULL THEN 'analyte'
-            ELSE 'result' END,
-       coalesce(value_original, '') || ' ' || coalesce(unit_original, ''),
-       CASE WHEN collection_date IS NULL THEN 'the collection date is missing or not YYYY-MM-DD'
-            WHEN unit IS NULL THEN 'analyte ' || coalesce(analyte, '(empty)') || ' is not one the protocol collects'
-            WHEN TRY_CAST(replace(value_original, ',', '.') AS DOUBLE) IS NULL
-                THEN 'result ' || coalesce('''' || value_original || '''', '(empty)') || ' is not a number'
-            ELSE 'unit ' || coalesce('''' || unit_original || '''', '(empty)') || ' is not known for ' || analyte
+       CASE WHEN l.collection_date IS NULL THEN 'collection_date'
+            WHEN l.unit IS NULL THEN 'analyte' ELSE 'result' END,
+       CASE WHEN l.collection_date IS NULL THEN r.collection_date
+            ELSE coalesce(l.value_original, '') || ' ' || coalesce(l.unit_original, '') END,
+       CASE WHEN l.collection_date IS NULL THEN 'the collection date is missing or not YYYY-MM-DD'
+            WHEN l.unit IS NULL
+                THEN 'analyte ' || coalesce(l.analyte, '(empty)')
+                     || ' is not one the protocol collects'
+            WHEN TRY_CAST(replace(l.value_original, ',', '.') AS DOUBLE) IS NULL
+                THEN 'result ' || coalesce('''' || l.value_original || '''', '(empty)')
+                     || ' is not a number'
+            ELSE 'unit ' || coalesce('''' || l.unit_original || '''', '(empty)')
+                 || ' is not known for ' || l.analyte
        END
-FROM core.lab_results
-WHERE value IS NULL OR collection_date IS NULL
+FROM core.lab_results AS l
+LEFT JOIN raw.central_lab AS r ON r.file_id = l.source_file_id AND r.row_number = l.source_row
+WHERE l.value IS NULL OR l.collection_date IS NULL
