@@ -120,9 +120,9 @@ def test_redcap_exports_are_cumulative_snapshots_on_the_cadence(small):
                 for key, value in seen.items():
                     assert not key[2] or rows[key][first_field] == value, (path, key)
                 seen.update({k: r[first_field] for k, r in rows.items() if k not in seen})
-        # the diary changes every fortnight (the default cadence): one export every 14 days
+        # the diary changes every week (the default cadence): one export every 7 days
         diary = [received(p) for p in sent(root, f"{site}/edc/insulin_diary_2*.csv")]
-        assert {(b - a).days for a, b in zip(diary, diary[1:])} == {14}
+        assert {(b - a).days for a, b in zip(diary, diary[1:])} == {7}
         assert len(diary) > 8
     # the first diary day of US01-001 stands in every diary export of US01
     first = table(sent(root, "US01/edc/insulin_diary_2*.csv")[0])[0]

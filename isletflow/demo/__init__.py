@@ -39,26 +39,22 @@ publication leaves open, made here and documented so a reader can check them:
   event on day 45 (GB01-001, before the day 90-365 window), ~4 % of insulin-diary days missing.
 * Faulty files and rows (faults.plant_faults), each listed in the manifest with its rule.
 
-Cadence. Real sites export weekly, but every file is one Prefect task of the nightly flow and
-every cumulative export re-sends all rows so far, so the interval sets the flow's work. Measured
-on 2026-11-27 (2 cores shared with other sessions, load 3-7; wall times of
-``isletflow run --landing ... --warehouse ...`` on a fresh warehouse, "flow" = from the flow
-run's start to "published"):
+Cadence. Real sites export weekly, and so does the sample trial (``edc_every_days=7``). Every
+file is one Prefect task of the nightly flow and every cumulative export re-sends all rows so
+far, so the interval sets the flow's work. Measured on 2026-11-27 (wall times of ``isletflow
+run`` on a fresh warehouse; "flow" = from the flow run's start to "published"):
 
 * one extra small file (a one-row lab file): 300 of them added to the 4-participant trial made
-  the flow 3.0 s and 6.4 s longer in two runs, i.e. 10-20 ms a file;
-* the full trial before (69 files, every EDC and lab file dated at the end): run 33.3 s,
-  flow 11.6 s, generator 1.7 s;
-* weekly (``edc_every_days=7``): 535 files, 202,276 insulin-diary rows in core (5,102 are
-  current): run 76.2 s, flow 44.2 s, CPU 69.6 s against 37.9 s before: over the budget of
-  ``make run`` growing by at most ~30 s. The cost is the re-sent rows more than the files;
-* fortnightly (``edc_every_days=14``, the default): 368 files (CGM 28, EDC 262 of which 45
-  whole-project exports and 2 dictionaries, lab 69, and 9 faulty files), 102,977 diary rows:
-  run 43.8 s (+10.5 s), flow 24.9 s, CPU 48.3 s; generator 1.7 s, as before.
+  the flow 3.0 s and 6.4 s longer in two runs (a loaded machine), i.e. 10-20 ms a file;
+* the full trial before (69 files, every EDC and lab file dated at the end): flow 11.6 s;
+* weekly, the default: 535 files, 202,276 insulin-diary rows in core (5,102 current); on a
+  quiet machine the flow took 23.0 s (staging 9.8 s, build 3.8 s, validation 7.5 s,
+  endpoints 1.6 s), ``isletflow run`` 36.4 s; on a machine loaded by other sessions 44-76 s;
+* every 14 days: 368 files, 102,977 diary rows: flow 20.5 s, ``isletflow run`` 32.0 s (loaded).
 
 A form whose export would be byte-identical to the one the site sent before is not sent again
-(the landing sets identical files aside as duplicates), so a fortnight without a new adverse
-event sends no adverse-event file; the diary changes every fortnight.
+(the landing sets identical files aside as duplicates), so a week without a new adverse
+event sends no adverse-event file.
 
 Deterministic for a seed: the same seed gives byte-identical files (and file times). The values
 come from one random generator in a fixed order; when things are entered and sent from a second
@@ -81,7 +77,7 @@ from isletflow.demo.profiles import PROFILES, SITE_EXPORTS, infusion_date, site_
 from isletflow.demo.sends import LabCorrection, Send, edc_sends, lab_sends
 
 CORRECTED_PARTICIPANT = "CA01-003"
-EDC_EVERY_DAYS = 14  # see "Cadence" above
+EDC_EVERY_DAYS = 7  # see "Cadence" above
 LAB_EVERY_DAYS = 28
 
 
