@@ -2,8 +2,10 @@
 
 A Clarity export re-saved by Excel has every timestamp as ``M/D/YYYY HH:MM``: one query per
 reading would bury the site's listing under tens of thousands of lines that all say the same.
-Instead the file is set aside as a whole (recorded in ``quality.quarantined_files``; every
-row of it that reached core moves to ``quality.quarantined_rows``) with one file-level query
+Instead the file's rows of that table are set aside (the file is recorded in
+``quality.quarantined_files``; every row of it in that core table moves to
+``quality.quarantined_rows``; a whole-project REDCap export keeps its other forms) with one
+file-level query
 (rule ``broken_file``) that says what the failing values look like and what to ask the site.
 The row issues stay in ``quality.issues``; the listing (``quality.site_queries``) shows the
 first of them per file and rule plus a count. The SQL and its definitions are in
@@ -28,8 +30,8 @@ MIN_FAILING_SHARE = 0.5
 
 def set_aside_broken_files(con: duckdb.DuckDBPyConnection, moved: dict[str, int]) -> list[str]:
     """Find the broken files among the row issues in quality.issues, record each with one
-    file-level query, and move all their rows out of every core table (schemas.core.CORE_MODELS;
-    counted in ``moved``). Returns the file ids set aside."""
+    file-level query, and move their rows of the broken table out of core (counted in
+    ``moved``; a whole-project REDCap export keeps its other forms). Returns the file ids."""
     tables = list(CORE_MODELS)
     sizes = pl.concat([con.sql(sql_text("quality/broken_files/file_rows.sql")
                                .replace("{table}", t)).pl() for t in tables])

@@ -60,9 +60,12 @@ RUN_SCHEMA = {"run_id": pl.String, "flow_run_id": pl.String, "started_at": pl.Da
 
 
 # Reader problems with a value whose row is still loaded (REDCap values checked against the
-# data dictionary): a query to the site, not a row set aside.
+# data dictionary): a warning to the site, not a row set aside.
 ROW_KEPT_RULES = frozenset({"redcap_unknown_choice", "redcap_invalid_value",
                             "redcap_out_of_range"})
+# Reader notes that ask nothing of the site (fields of the site's REDCap project the trial does
+# not collect, left out by name): recorded in quality.issues as 'info', not in the listing.
+INFO_RULES = frozenset({"redcap_fields_not_collected"})
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
              "message": s.error} for s in staged if s.error
         ] + [
             {"table_name": "(file)", "source_file_id": s.file_id, "source_row": p.row_number,
-             "rule": p.rule, "severity": "warning" if p.rule in ROW_KEPT_RULES else "error",
+             "rule": p.rule, "severity": "info" if p.rule in INFO_RULES
+             else "warning" if p.rule in ROW_KEPT_RULES else "error",
              "column_name": p.column, "value": p.value,
              "message": p.message} for s in staged for p in s.problems
         ]
@@ -139,6 +143,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             con.register("_issues", pl.DataFrame(file_issues, schema=ISSUE_SCHEMA).to_arrow())
             run_sql(con, "quality/insert_issues.sql")
             con.unregister("_issues")
+            run_sql(con, "quality/first_report_of_repeated_warnings.sql")
         return table_counts(con)
 
 
@@ -154,7 +159,8 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
     3. the pandera contract of every core table, and the GX suites of CGM readings and lab
        results, on what is left;
     4. record identity is resolved again on what is left (a quarantined newer row leaves the
-       older one current), and each core table's key must be unique over its current rows:
+       older one current: a warning query on the newer file says so), and each core table's
+       key must be unique over its current rows:
        :class:`~isletflow.quality.KeyViolationError` stops the run otherwise.
 
     With ``docs_dir``, the GX suites' results on the tables as they reached step 3 are
@@ -184,6 +190,9 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
             _quarantine(con, issues, moved)
         set_aside_broken_files(con, moved)  # most rows of a file fail one rule: one file query
         resolve_identity(con)
+        _quarantine(con, pl.concat([_select_text(
+            con, keyed_sql("quality/reinstated_records.sql", t),
+            {"paths": [f"$.{c}" for c in k.columns]}) for t, k in CORE_KEYS.items()]), moved)
         keys = {t: (con.table(f"core.{t}").filter("record_status = 'current'")
                     .select(*k.columns).pl(), k.columns) for t, k in CORE_KEYS.items()}
         keys["sites"] = (con.table("core.sites").select("site_id").pl(), ("site_id",))

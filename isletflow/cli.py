@@ -269,6 +269,10 @@ def cgm_metrics_cmd(
 def _read_one_file(file: Path, read, **kwargs):
     """``read(file, **kwargs)`` for the single-file tools: a missing file exits 2, a file
     that cannot be read exits 1, each with one plain line instead of a traceback."""
+    if file.is_dir():
+        console.print(f"{file} is a directory; give one export file", style="red",
+                      markup=False, highlight=False)
+        raise typer.Exit(2)
     if not file.is_file():
         console.print(f"[red]no such file: {file}[/]")
         raise typer.Exit(2)

@@ -72,6 +72,22 @@ VISIT_DAYS: dict[str, int] = {
     "day_365": 365,
 }
 
+# The REDCap fields the trial collects, per form: exactly the `field = '...'` names that the
+# core SQL reads from `raw.redcap WHERE form = '...'` (sql/core/0*.sql; a test keeps the two
+# equal). The nightly stages only these (plus their checkbox columns and REDCap's own columns:
+# record id, event, repeat instrument and instance, data access group, <form>_complete); every
+# other field of an export is dropped by name, its values never stored (readers/redcap.py).
+TRIAL_REDCAP_FIELDS: dict[str, tuple[str, ...]] = {
+    "enrolment": ("enrol_date", "age", "sex", "weight_kg", "t1d_duration_y"),
+    "infusion": ("infusion_date", "study_part", "dose_fraction"),
+    "severe_hypoglycemia": ("she_date", "she_assist", "she_glucose_mg_dl"),
+    "insulin_diary": ("diary_date", "basal_u", "bolus_u"),
+    "adverse_events": ("ae_term", "ae_soc", "ae_onset_date", "ae_serious", "ae_grade",
+                       "ae_outcome"),
+    "concomitant_medications": ("cm_name", "cm_indication", "cm_start_date", "cm_stop_date"),
+    "disposition": ("dispo_status", "dispo_date", "death_cause"),
+}
+
 # Expected sampling interval of each CGM device type, minutes (for % time CGM active).
 DEVICE_INTERVAL_MIN: dict[str, int] = {"dexcom": 5, "libre_historic": 15}
 

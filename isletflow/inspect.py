@@ -68,8 +68,8 @@ def site_for(path: Path, site: str | None) -> str | None:
     return None
 
 
-def inspect_export(path: Path, site: str | None = None,
-                   participant: str | None = None) -> Inspection:
+def inspect_export(path: Path, site: str | None = None, participant: str | None = None,
+                   folder: Path | None = None) -> Inspection:
     """Read ``path`` as the nightly build would and harmonise it on its own.
 
     A CGM export's site (its time zone) comes from ``site`` or a ``<site>/`` folder in the
@@ -77,14 +77,17 @@ def inspect_export(path: Path, site: str | None = None,
     (never faked as UTC). The participant comes from ``participant`` or the file name
     (``<participant_id>__*.csv``), else it is unknown (empty): never the rest of the file
     name, which may carry the patient's name. ``details`` says which, one line each.
+    ``folder``: where the file was received (the archive's folder, for a compressed file),
+    searched for a REDCap data dictionary.
     """
     if is_compressed(path):  # a .gz, or a .zip of one export: the export inside, same name
         with plain_export(path) as plain:
-            return inspect_export(plain, site or site_for(path, None), participant)
+            return inspect_export(plain, site or site_for(path, None), participant,
+                                  path.parent)
     fmt = detect_format(path)
     if fmt == "redcap_dictionary":
         return _inspect_redcap_dictionary(path)
-    rc = read_redcap_export(path, dictionary_beside(path)) if fmt == "redcap" else None
+    rc = read_redcap_export(path, dictionary_beside(path, folder)) if fmt == "redcap" else None
     df, problems = (rc.rows, rc.problems) if rc else FORMATS[fmt](path)
     # personal-data columns by header name (a REDCap export's are named by its reader)
     dropped = device_personal_columns(path, fmt) if fmt in CGM_FORMATS else []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from isletflow.config import TRIAL_REDCAP_FIELDS
 from isletflow.landing import LandingFile
 from isletflow.readers import (FORMATS, ExportEncodingError, ExportLayoutError, RowProblem,
                                UnknownFormatError, read_export)
@@ -82,11 +83,13 @@ def dictionary_for(f: LandingFile, dictionaries: dict[str, LandingFile]) -> Land
 
 
 def _reader_code() -> str:
-    """A digest of the code that turns an export into its partition: a new reader re-stages."""
+    """A digest of the code that turns an export into its partition, and of the REDCap fields
+    it keeps (``TRIAL_REDCAP_FIELDS``): a new reader, or a field the trial now reads, re-stages."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for p in [here / "staging.py", *sorted((here / "readers").glob("*.py"))]:
         h.update(p.read_bytes())
+    h.update(repr(sorted(TRIAL_REDCAP_FIELDS.items())).encode())
     return h.hexdigest()[:12]
 
 
@@ -110,6 +113,9 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     ``dictionary``: the site's REDCap data dictionary (``dictionary_for``); a REDCap export
     is read with it, its partition is named after both files (``staged_path``) and its rows
     carry the dictionary's file id (``dictionary_file_id``) as lineage of their typing.
+    A REDCap export keeps the trial's fields only (``TRIAL_REDCAP_FIELDS``): the others are
+    dropped by name, never stored, and named in one file-level warning
+    (``redcap_fields_not_collected``; readers/redcap.py).
 
     An unchanged file (same sha256) is not parsed again unless ``refresh`` or the reader code
     has changed since it was staged (``READER_CODE`` in the partition's metadata). A file that cannot
@@ -131,14 +137,17 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
                           error_rule="empty_file")
     try:
         with plain_export(f.path) as plain:  # a .gz, or a .zip of one export: unpacked
-            fmt, df, problems = read_export(plain, dictionary.path if dictionary else None)
+            fmt, df, problems = read_export(plain, dictionary.path if dictionary else None,
+                                            redcap_fields=TRIAL_REDCAP_FIELDS)
     except (ValueError, pl.exceptions.PolarsError) as err:
         return StagedFile(f.file_id, None, None, 0, error=str(err), error_rule=_rule_of(err))
     if fmt not in FORMATS_BY_KIND[f.kind]:
         return StagedFile(f.file_id, fmt, None, 0, error_rule="format_not_expected_here",
                           error=f"a {fmt} file in the {f.kind}/ folder; expected "
                                 f"{' or '.join(FORMATS_BY_KIND[f.kind])}")
-    if df.height == 0:
+    if df.height == 0 and not (fmt == "redcap" and any(p.row_number is None for p in problems)):
+        # (a REDCap export whose fields were all dropped is staged empty, with its file-level
+        # problems: fields the trial does not collect, or trial fields in another form)
         return StagedFile(f.file_id, fmt, None, 0, error_rule="header_only",
                           error="the file has a header but no data rows")
     if fmt == "redcap":

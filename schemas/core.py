@@ -72,8 +72,10 @@ class SevereHypoglycemiaEvent(_Lineage):
     event_date: pl.Date = pa.Field(description="Date of the event.")
     third_party_assistance: bool = pa.Field(description="Needed assistance (ADA level 3).")
     glucose_mg_dl: pl.Float64 = pa.Field(nullable=True, description="Glucose if measured.")
-    event_name: str = pa.Field(description="REDCap event the form was filed under.")
-    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
+    event_name: str = pa.Field(nullable=True, description="REDCap event the form was filed "
+                               "under (none in a classic, non-longitudinal project).")
+    instance: pl.Int32 = pa.Field(ge=1, nullable=True, description="REDCap repeat instance "
+                                  "(none for a form filed once).")
 
 
 class InsulinDiaryDay(_Lineage):
@@ -82,8 +84,10 @@ class InsulinDiaryDay(_Lineage):
     basal_u: pl.Float64 = pa.Field(ge=0, le=300, description="Basal insulin, U.")
     bolus_u: pl.Float64 = pa.Field(ge=0, le=300, description="Bolus insulin, U.")
     total_daily_dose_u: pl.Float64 = pa.Field(ge=0, le=600, description="Basal + bolus, U/day.")
-    event_name: str = pa.Field(description="REDCap event the form was filed under.")
-    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
+    event_name: str = pa.Field(nullable=True, description="REDCap event the form was filed "
+                               "under (none in a classic, non-longitudinal project).")
+    instance: pl.Int32 = pa.Field(ge=1, nullable=True, description="REDCap repeat instance "
+                                  "(none for a form filed once).")
 
 
 class AdverseEvent(_Lineage):
@@ -95,8 +99,10 @@ class AdverseEvent(_Lineage):
     ctcae_grade: pl.Int32 = pa.Field(ge=1, le=5, description="CTCAE v5 grade.")
     outcome: str = pa.Field(isin=["recovered", "recovering", "not recovered", "fatal"],
                             description="Outcome.")
-    event_name: str = pa.Field(description="REDCap event the form was filed under.")
-    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
+    event_name: str = pa.Field(nullable=True, description="REDCap event the form was filed "
+                               "under (none in a classic, non-longitudinal project).")
+    instance: pl.Int32 = pa.Field(ge=1, nullable=True, description="REDCap repeat instance "
+                                  "(none for a form filed once).")
 
 
 class ConcomitantMedication(_Lineage):
@@ -105,8 +111,10 @@ class ConcomitantMedication(_Lineage):
     indication: str = pa.Field(nullable=True, description="Indication.")
     start_date: pl.Date = pa.Field(description="Start date.")
     stop_date: pl.Date = pa.Field(nullable=True, description="Stop date, if stopped.")
-    event_name: str = pa.Field(description="REDCap event the form was filed under.")
-    instance: pl.Int32 = pa.Field(ge=1, description="REDCap repeat instance.")
+    event_name: str = pa.Field(nullable=True, description="REDCap event the form was filed "
+                               "under (none in a classic, non-longitudinal project).")
+    instance: pl.Int32 = pa.Field(ge=1, nullable=True, description="REDCap repeat instance "
+                                  "(none for a form filed once).")
 
 
 class Disposition(_Lineage):

@@ -88,3 +88,44 @@ def test_a_repeated_reading_in_one_file_is_an_overlap_not_dropped():
 def test_unparseable_glucose_becomes_null_for_the_contract_to_catch(text):
     out = harmonise("US01", [("2024-06-01T10:00:00", text)])
     assert out["glucose_mg_dl"].to_list() == [None]
+
+
+def test_overlapping_exports_of_a_receiver_left_on_summer_time_agree_on_every_reading():
+    """A receiver at a Berlin site whose clock stayed on summer time after the site's
+    fall-back (2024-10-27): file A covers 20-27 Oct, file B 23 Oct - 3 Nov. A reading in both
+    files must get the same UTC time in both, or the overlap would count it twice."""
+    t0 = dt.datetime(2024, 10, 20)
+
+    def egv(start: dt.datetime, end: dt.datetime) -> list[tuple[str, int]]:
+        n = int((end - start).total_seconds() // 300)
+        return [((start + dt.timedelta(minutes=5 * i)).strftime("%Y-%m-%dT%H:%M:%S"),
+                 int((start - t0).total_seconds()) + 300 * i + 100_000) for i in range(n)]
+
+    con = duckdb.connect()
+    for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
+        run_sql(con, name)
+    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
+                                                 for s in SITES]))
+    files = {"fa00000000000001": (egv(t0, dt.datetime(2024, 10, 27)), "2024-10-27"),
+             "fb00000000000002": (egv(dt.datetime(2024, 10, 23), dt.datetime(2024, 11, 3)),
+                                  "2024-11-03")}
+    for fid, (rows, received) in files.items():
+        con.execute("INSERT INTO audit.files VALUES (?, ?, 'DE01', 'cgm', ?, 'DE01-001', 1, ?, "
+                    "'dexcom_clarity', 'r')", [fid, fid, f"DE01/cgm/DE01-001__{fid}.csv",
+                                               dt.datetime.fromisoformat(received)])
+        con.register("_raw", pl.DataFrame({
+            "file_id": fid, "row_number": list(range(2, len(rows) + 2)),
+            "timestamp": [t for t, _ in rows], "event_type": "EGV", "glucose_value": "100",
+            "glucose_unit": "mg/dL", "transmitter_time": [str(tt) for _, tt in rows]}).to_arrow())
+        con.execute("INSERT INTO raw.dexcom_clarity BY NAME SELECT * FROM _raw")
+        con.unregister("_raw")
+    run_sql(con, "core/03_cgm_readings.sql")
+    run_sql(con, "resolve/00_cgm_status_column.sql")
+    run_sql(con, "resolve/01_cgm_overlaps.sql")
+    disagree = con.sql("SELECT count(*) FROM core.cgm_readings AS a JOIN core.cgm_readings AS b "
+                       "USING (timestamp_local) WHERE a.source_file_id < b.source_file_id "
+                       "AND a.timestamp_utc <> b.timestamp_utc").fetchall()[0][0]
+    assert disagree == 0
+    # 14 days x 288 readings a day, each counted once
+    assert con.sql("SELECT count(*) FROM core.cgm_readings "
+                   "WHERE record_status = 'current'").fetchall()[0][0] == 14 * 288

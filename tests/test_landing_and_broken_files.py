@@ -10,7 +10,6 @@ import io
 import os
 import re
 import shutil
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -19,13 +18,14 @@ import polars as pl
 import pytest
 
 from isletflow import landing
-from isletflow.build import RunInfo, create_build, validate_build
-from isletflow.config import SITES_BY_ID, PipelineConfig
+from isletflow.config import SITES_BY_ID
 from isletflow.demo import generate_trial
 from isletflow.landing import scan_landing
 from isletflow.staging import stage_export
 from isletflow.warehouse import connect, run_sql
 from schemas.core import CORE_MODELS
+
+from nightly_steps import build_night
 
 SITES = set(SITES_BY_ID)
 
@@ -217,15 +217,7 @@ def _excel_resave(path: Path) -> None:
 
 def _build(root: Path, tmp_path: Path) -> tuple[Path, dict[str, int]]:
     """raw -> core -> validated build of ``root`` (the nightly flow's steps, without Prefect)."""
-    wh = tmp_path / "warehouse.duckdb"
-    cfg = PipelineConfig.from_params(root, wh, None, None, False, str(tmp_path / "stage"))
-    files, problems = scan_landing(cfg.landing_dir, SITES)
-    staged = [stage_export(f, cfg.stage_dir) for f in files]
-    run = RunInfo(str(uuid.uuid4()), None, dt.datetime(2026, 1, 1))
-    build = tmp_path / "build.duckdb"
-    create_build(cfg, build, files, staged, problems, run)
-    moved = validate_build(build, run.started_at)
-    return build, moved
+    return build_night(root, tmp_path)
 
 
 def test_an_excel_resaved_clarity_export_is_one_file_query(one_site, tmp_path):
@@ -317,8 +309,8 @@ def test_a_file_is_broken_from_20_failing_rows_that_are_half_of_it():
     assert issues["A" * 16] == (
         "20 of 40 lab_results rows fail unreadable_date: collection_date values look like "
         "DD.MM.YYYY (99.99.9999 in 20 rows): dates written the European way: re-saved by "
-        "Excel with European settings? ask the site for the original export. The whole file "
-        "is set aside: none of its rows are loaded")
+        "Excel with European settings? ask the site for the original export. The file's "
+        "lab_results rows are set aside: none of them is loaded")
     assert "look like a decimal comma (9,9) (9,9 in 15 rows, 99,9 in 10 rows)" in issues["E" * 16]
     assert ("look like A9-A (A9-A in 12 rows, A99-A in 12 rows): digits are shown as 9 and "
             "letters as A") in issues["F" * 16]
@@ -329,6 +321,20 @@ def test_a_file_is_broken_from_20_failing_rows_that_are_half_of_it():
     assert left == {"B" * 16: 19, "C" * 16: 21}
     assert con.sql("SELECT count(*) FROM quality.quarantined_files").fetchall() == [(3,)]
 
+
+
+def test_a_broken_form_of_a_whole_project_export_leaves_its_other_forms_loaded():
+    from isletflow.broken_files import set_aside_broken_files
+
+    con = _quality_db()
+    # one REDCap export: 25 diary rows all with an unreadable date, 3 enrolment rows fine
+    _file(con, "G" * 16, "insulin_diary", 25, ["14.01.2024"] * 25, "unreadable_date",
+          "diary_date")
+    _file(con, "G" * 16, "participants", 3, [], "unreadable_date", "enrol_date")
+    moved = dict.fromkeys(CORE_MODELS, 0)
+    assert set_aside_broken_files(con, moved) == ["G" * 16]
+    assert con.sql("SELECT count(*) FROM core.participants").fetchall() == [(3,)]
+    assert moved["participants"] == 0
 
 def test_the_listing_keeps_ten_rows_per_file_and_rule_plus_a_count():
     con = _quality_db()

@@ -211,3 +211,61 @@ def test_two_specimens_with_accession_numbers_are_two_results():
     assert [s for *_, s in statuses(con, "lab_results")] == ["current", "current"]
     assert _select_text(con, keyed_sql("quality/key_conflicts_in_file.sql",
                                        "lab_results")).height == 0
+
+
+def test_a_classic_redcap_project_without_events_loads_through_the_night(tmp_path):
+    """A non-longitudinal REDCap project: no event column, instances only on repeat rows.
+    Its records have no event: the key's event is empty, and nothing is lost."""
+    from isletflow.warehouse import connect
+    from nightly_steps import build_night
+
+    edc = tmp_path / "landing/US01/edc"
+    edc.mkdir(parents=True)
+    lines = ["record_id,redcap_repeat_instrument,redcap_repeat_instance,enrol_date,age,sex,"
+             "weight_kg,t1d_duration_y,enrolment_complete,infusion_date,study_part,"
+             "dose_fraction,infusion_complete,diary_date,basal_u,bolus_u,insulin_diary_complete",
+             "US01-001,,,2024-01-05,40,1,70,20,2,2024-02-01,C,1.0,2,,,,"]
+    lines += [f"US01-001,insulin_diary,{i},,,,,,,,,,,{dt.date(2024, 2, 1) + dt.timedelta(i)},"
+              "10,12,2" for i in range(1, 26)]
+    (edc / "IsletTrial_DATA_2024-03-01_0600.csv").write_text("\n".join(lines) + "\n")
+    build, moved = build_night(tmp_path / "landing", tmp_path / "work")
+    assert sum(moved.values()) == 0
+    with connect(build, read_only=True) as con:
+        counts = {t: con.sql(f"SELECT count(*) FROM core.{t} WHERE record_status = 'current'")
+                  .fetchall()[0][0] for t in ("participants", "infusions", "insulin_diary")}
+        assert counts == {"participants": 1, "infusions": 1, "insulin_diary": 25}
+        assert con.sql("SELECT DISTINCT event_name FROM core.insulin_diary").fetchall() == [
+            (None,)]
+
+
+def test_a_set_aside_correction_leaves_the_older_value_counted_and_says_so(tmp_path):
+    """Week 2 re-sends the adverse event as serious but with an onset date that is not a
+    date: that row is quarantined, week 1's row is counted, and a warning on week 2's file
+    says an older value is in use."""
+    import os
+
+    from isletflow.warehouse import connect
+    from nightly_steps import build_night
+
+    edc = tmp_path / "landing/US01/edc"
+    edc.mkdir(parents=True)
+    header = ("record_id,redcap_repeat_instrument,redcap_repeat_instance,enrol_date,age,sex,"
+              "weight_kg,t1d_duration_y,enrolment_complete,ae_term,ae_soc,ae_onset_date,"
+              "ae_serious,ae_grade,ae_outcome,adverse_events_complete")
+    enrol = "US01-001,,,2024-01-05,40,1,70,20,2,,,,,,,"
+    for week, (onset, serious) in enumerate([("2024-03-01", "0"), ("3/1/2024x", "1")], start=1):
+        path = edc / f"IsletTrial_DATA_week{week}.csv"
+        path.write_text("\n".join([header, enrol, f"US01-001,adverse_events,1,,,,,,,Nausea,"
+                                   f"Gastrointestinal disorders,{onset},{serious},1,1,2"]) + "\n")
+        stamp = dt.datetime(2024, 3, 7 * week, 6, tzinfo=dt.UTC).timestamp()
+        os.utime(path, (stamp, stamp))
+    build, moved = build_night(tmp_path / "landing", tmp_path / "work")
+    assert moved["adverse_events"] == 1
+    with connect(build, read_only=True) as con:
+        assert con.sql("SELECT serious, onset_date FROM core.adverse_events "
+                       "WHERE record_status = 'current'").fetchall() == [
+            (False, dt.date(2024, 3, 1))]
+        warned = con.sql("SELECT f.rel_path, i.severity, i.value FROM quality.issues AS i "
+                         "JOIN audit.files AS f ON f.file_id = i.source_file_id "
+                         "WHERE i.rule = 'older_value_in_use'").fetchall()
+    assert warned == [("US01/edc/IsletTrial_DATA_week2.csv", "warning", "1 record(s)")]

@@ -346,13 +346,28 @@ def landing_file(path: Path, site: str = "US01", received: dt.datetime | None = 
                        path.stat().st_size, received or dt.datetime(2025, 1, 1))
 
 
+# One form of the trial (staging keeps the trial's fields only: config.TRIAL_REDCAP_FIELDS),
+# and two versions of its dictionary: weight_kg validated as a number, then with a decimal comma.
+TRIAL_EXPORT = ("record_id,redcap_event_name,enrol_date,age,weight_kg,enrolment_complete\n"
+                'US01-001,screening_arm_1,2024-01-05,54,"72,5",2\n')
+TRIAL_DICTIONARY = [
+    ("record_id", "enrolment", "text", "", "", "", "", ""),
+    ("enrol_date", "enrolment", "text", "", "date_ymd", "", "", ""),
+    ("age", "enrolment", "text", "", "integer", "18", "99", ""),
+    ("weight_kg", "enrolment", "text", "", "number", "30", "250", ""),
+]
+
+
 def test_staging_names_the_partition_after_the_export_and_its_dictionary(tmp_path):
     edc = tmp_path / "landing/US01/edc"
     edc.mkdir(parents=True)
-    export = landing_file(export_file(edc))
-    d1 = landing_file(dictionary_file(edc, name="dict_v1.csv"), received=dt.datetime(2025, 1, 2))
-    moved = [f if f[0] != "weight" else ("weight", "demographics", *f[2:]) for f in DICTIONARY]
-    d2 = landing_file(dictionary_file(edc, moved, "dict_v2.csv"), received=dt.datetime(2025, 2, 1))
+    (edc / "enrolment.csv").write_text(TRIAL_EXPORT)
+    export = landing_file(edc / "enrolment.csv")
+    d1 = landing_file(dictionary_file(edc, TRIAL_DICTIONARY, "dict_v1.csv"),
+                      received=dt.datetime(2025, 1, 2))
+    comma = [f if f[0] != "weight_kg" else (*f[:4], "number_1dp_comma_decimal", *f[5:])
+             for f in TRIAL_DICTIONARY]
+    d2 = landing_file(dictionary_file(edc, comma, "dict_v2.csv"), received=dt.datetime(2025, 2, 1))
     stage = tmp_path / "stage"
     assert site_dictionaries([export, d1]) == {"US01": d1}
     assert site_dictionaries([export, d1, d2]) == {"US01": d2}  # the one received last
@@ -366,19 +381,23 @@ def test_staging_names_the_partition_after_the_export_and_its_dictionary(tmp_pat
     assert stage_export(export, stage, dictionary=d2).cached
     p2 = pl.read_parquet(s2.parquet)
     assert set(p2["dictionary_file_id"]) == {d2.file_id}
-    assert set(p2.filter(pl.col("field") == "weight")["form"]) == {"demographics"}
+    # "72,5" is not a 'number' (d1: a query, untyped) but is a number_1dp_comma_decimal (d2)
+    assert [(p.rule, p.column, p.value) for p in s1.problems] == [
+        ("redcap_invalid_value", "weight_kg", "72,5")]
+    assert s2.problems == ()
     sd = stage_export(d1, stage)  # the dictionary is a landing file like any other
-    assert sd.error is None and sd.export_format == "redcap_dictionary" and sd.n_rows == 9
+    assert sd.error is None and sd.export_format == "redcap_dictionary" and sd.n_rows == 4
     # both partitions load into raw.redcap, and core SQL reads a form as before
     con = duckdb.connect()
     run_sql(con, "schemas.sql")
     run_sql(con, "raw/tables.sql")
     run_sql(con, "raw/load_redcap.sql", {"files": [str(s0.parquet), str(s2.parquet)]})
     run_sql(con, "raw/load_redcap_dictionary.sql", {"files": [str(sd.parquet)]})
-    assert con.execute("SELECT count(*) FROM raw.redcap_dictionary").fetchone()[0] == 9
-    got = con.execute("SELECT dictionary_file_id, TRY_CAST(value_typed AS DOUBLE) FROM raw.redcap "
-                  "WHERE form = 'demographics' AND field = 'weight' AND row_number = 2").fetchall()
-    assert got == [(d2.file_id, 72.5)]
+    assert con.execute("SELECT count(*) FROM raw.redcap_dictionary").fetchone()[0] == 4
+    got = con.execute("SELECT dictionary_file_id, value, TRY_CAST(value_typed AS DOUBLE) "
+                      "FROM raw.redcap WHERE form = 'enrolment' AND field = 'weight_kg' "
+                      "ORDER BY dictionary_file_id NULLS FIRST").fetchall()
+    assert got == [(None, "72,5", None), (d2.file_id, "72,5", 72.5)]
 
 
 def test_the_cache_key_changes_with_the_dictionary(tmp_path):
@@ -451,3 +470,15 @@ def test_inspect_uses_a_dictionary_beside_the_file_only_when_it_covers_it(tmp_pa
     os.utime(tmp_path / C5.name)
     r = inspect_export(tmp_path / C4.name)
     assert any(d.startswith(f"data dictionary {C5.name}") for d in r.details)
+
+
+def test_inspect_of_a_gzipped_export_finds_the_dictionary_beside_the_archive(tmp_path):
+    import gzip
+
+    from isletflow.inspect import inspect_export
+
+    (tmp_path / f"{C1.name}.gz").write_bytes(gzip.compress(C1.read_bytes()))
+    shutil.copy(C2, tmp_path / C2.name)
+    r = inspect_export(tmp_path / f"{C1.name}.gz")
+    assert any(d.startswith(f"data dictionary {C2.name}") for d in r.details)
+    assert r.rows_read == 18

@@ -34,6 +34,8 @@ CLARITY = ColumnAliases(
     unit_columns=("glucose_value",),
     signature=("timestamp", "event_type"),
     required=("export_index", "timestamp", "event_type", "event_subtype", "glucose_value"),
+    # the 14-column export writes its non-EGV rows without the Transmitter ID field (A1, A2)
+    optional_last=("transmitter id", "transmitter-id"),
 )
 GERMAN_TIMESTAMP = CLARITY.columns["timestamp"][1]
 RAW_COLUMNS = ["row_number", "export_index", "timestamp", "event_type", "event_subtype",

@@ -32,15 +32,28 @@ forms (overriding the position rule), decodes choice codes (``value_label``), an
 checks each value by its validation (``value_type``, ``value_typed``); a value that does not
 fit its validation, range or choices is a row problem, never an error.
 
+A column named ``<x>_complete`` is a form status only if every value in it is a status (empty,
+0, 1 or 2; ``_layout``): REDCap writes nothing else there, so one with a date, a word or a 3
+in it is a data field that merely ends in ``_complete``, and it keeps its place in its form.
+
 Personal data never leaves this reader (see ``personal_data_reason``): columns are dropped by
-the dictionary's ``Identifier?`` flag and field types, by name (``PERSONAL_NAMES``), and by
-values that look like e-mail addresses or phone numbers.
+the dictionary's ``Identifier?`` flag and field types, by name (``PERSONAL_NAMES``, ...), and
+by values that look like e-mail addresses or phone numbers. Without a dictionary a free-text
+field is only known by its name; so the nightly reads an export with the trial's fields
+(``trial_fields``, config.TRIAL_REDCAP_FIELDS): every other field is dropped by name, its
+values never read into a row, and the file gets one warning that names them
+(``redcap_fields_not_collected``); a trial field that the layout puts in another form than the
+trial's is not loaded either, with a file-level error (``redcap_field_in_wrong_form``: the
+export lacks that form's ``_complete`` column). A value problem shows a value that is not a
+plain number or date by its shape only, in ``raw.redcap`` too (``PLAIN_VALUE_RE``,
+``text.shape``).
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +61,7 @@ import polars as pl
 
 from isletflow.readers.redcap_dictionary import RedcapDictionary, is_redcap_dictionary
 from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, head_lines,
-                                    read_csv_text)
+                                    read_csv_text, shape)
 
 # REDCap's own columns that are kept (the rest of ``redcap_*``, e.g. the survey identifier,
 # which can hold a participant's name or e-mail, is dropped).
@@ -58,23 +71,42 @@ ID_COLUMNS = ["record_id", *SYSTEM_COLUMNS]
 RAW_COLUMNS = ["row_number", "form", *ID_COLUMNS, "form_complete", "field", "value",
                "value_label", "value_type", "value_typed"]
 STATUS_SUFFIX = "_complete"
+STATUS_VALUES = ("0", "1", "2")  # incomplete, unverified, complete (empty: not in the event)
+NOT_COLLECTED = "not a field the trial collects"
+# A value a value problem shows as exported: a plain number (at most 6 digits before its
+# decimal point: longer digit strings may be record or phone numbers), or a date, time or
+# date-time written with digits and separators only. Any other value is shown by its shape.
+PLAIN_VALUE_RE = (r"^[-+]?([0-9]{1,6}([.,][0-9]*)?|[.,][0-9]+)([eE][-+]?[0-9]+)?$"
+                  r"|^[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}"
+                  r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?$"
+                  r"|^[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$")
+SHOWN_CHARS = 40  # a shown value (or shape) is cut after this many characters
 
 # Personal data dropped by name, with or without a dictionary (``Identifier?`` flags in the
 # dictionary come on top). Matched on the field name (a checkbox column's field part),
-# lower case: exact names, name prefixes, name parts anywhere, and name endings.
+# lower case: exact names, name prefixes, name parts anywhere, and name endings. Names as
+# REDCap projects, CDASH (BRTHDAT, BRTHDTC: birth date collected / ISO 8601) and UK and US
+# hospital systems write them. Free text is caught by name only here (comment, notes, ...);
+# with a dictionary also by its field type; the nightly keeps the trial's fields only.
 PERSONAL_NAMES = frozenset({
     "name", "first_name", "last_name", "middle_name", "full_name", "surname", "given_name",
     "family_name", "maiden_name", "patient_name", "participant_name", "subject_name", "fname",
-    "lname", "initials", "dob", "date_of_birth", "birth_date", "birthdate", "birthday", "ssn",
-    "social_security_number", "mrn", "medical_record_number", "nhs_number",
-    "health_card_number", "insurance_number", "zip", "postcode", "comments", "notes",
+    "lname", "firstname", "lastname", "middlename", "fullname", "givenname", "familyname",
+    "pt_name", "pat_name", "subj_name", "name_first", "name_last", "name_middle", "name_full",
+    "initials", "dob", "date_of_birth", "birth_date", "birthdate", "birthday", "birth_dt",
+    "dateofbirth", "ssn", "social_security_number", "mrn", "medical_record_number",
+    "hospital_number", "hospital_no", "hosp_no", "nhs_number", "nhs_no", "nhsno", "chi_number",
+    "health_card_number", "insurance_number", "zip", "postcode", "comment", "comments", "note",
+    "notes", "remark", "remarks", "free_text", "freetext",
 })
 PERSONAL_PREFIXES = ("telephone", "phone", "mobile", "cellphone", "cell_phone", "fax", "email",
-                     "e_mail", "address", "street", "dob_")
+                     "e_mail", "address", "street", "dob_", "brth", "comment")
 PERSONAL_PARTS = ("phone", "email", "e_mail", "address", "zipcode", "zip_code", "postal_code",
-                  "postcode")
+                  "postcode", "dateofbirth", "date_of_birth", "brthdat", "brthdtc",
+                  "hospital_number", "nhs_number", "nhs_no")
 PERSONAL_SUFFIXES = ("_first_name", "_last_name", "_full_name", "_contact_name", "_surname",
-                     "_initials", "_dob", "_comments", "_notes")
+                     "_firstname", "_lastname", "_fullname", "_initials", "_dob", "_comment",
+                     "_comments", "_note", "_notes", "_remarks", "_free_text")
 # Validations whose values are contact details, and field types that hold free text or files.
 PERSONAL_VALIDATIONS = ("email", "phone", "phone_australia", "phone_uk", "postalcode_french",
                         "postalcode_australia", "postalcode_canada", "postalcode_germany",
@@ -133,7 +165,7 @@ class RedcapExport:
     repeat_instruments: dict[str, tuple[int, int]]  # instrument -> (rows, distinct instances)
     forms: dict[str, int]                 # form -> rows in which it has data (all _complete forms)
     checkbox_fields: dict[str, tuple[str, ...]]     # checkbox field -> its columns
-    dropped: dict[str, str]               # dropped personal-data column -> why
+    dropped: dict[str, str]               # dropped column (personal data, ...) -> why
     data_access_groups: tuple[str, ...]
     dictionary: str | None                # the dictionary file used, if any
 
@@ -180,20 +212,26 @@ def personal_data_reason(column: str, spec=None) -> str | None:
     return None
 
 
-def read_redcap(path: Path, dictionary: Path | RedcapDictionary | None = None
+def read_redcap(path: Path, dictionary: Path | RedcapDictionary | None = None,
+                trial_fields: Mapping[str, Sequence[str]] | None = None
                 ) -> tuple[pl.DataFrame, list[RowProblem]]:
     """A REDCap flat export as long text rows (``RAW_COLUMNS``) and its row problems; see
     ``read_redcap_export``."""
-    r = read_redcap_export(path, dictionary)
+    r = read_redcap_export(path, dictionary, trial_fields)
     return r.rows, r.problems
 
 
-def read_redcap_export(path: Path, dictionary: Path | RedcapDictionary | None = None
+def read_redcap_export(path: Path, dictionary: Path | RedcapDictionary | None = None,
+                       trial_fields: Mapping[str, Sequence[str]] | None = None
                        ) -> RedcapExport:
     """Read a REDCap flat export, split it into forms and unpivot it (module docstring).
 
     ``dictionary``: the project's data dictionary (a path or a loaded one). Fields it does
     not know keep the position rule and stay untyped (``value_type`` null).
+    ``trial_fields``: form -> the fields to keep (the nightly passes
+    config.TRIAL_REDCAP_FIELDS); every other field is dropped (``_layout``), and the file's
+    problems say so once (``_trial_problems``, ``row_number`` None). None (``inspect``):
+    every field that is not personal data is kept.
     """
     dic = RedcapDictionary.from_file(dictionary) if isinstance(dictionary, Path) else dictionary
     data, _ = decode_export(path)
@@ -210,9 +248,11 @@ def read_redcap_export(path: Path, dictionary: Path | RedcapDictionary | None = 
                             f"the record id ({rid}) is empty; the row is not loaded")
                  for r in no_id["row_number"]]
     df = df.filter(pl.col(rid).is_not_null())
-    form_of, status_of, dropped = _layout(path, columns, dic)
+    form_of, status_of, dropped, misplaced = _layout(path, columns, dic, df, trial_fields)
     for c in _looks_personal(df, [c for c in form_of if c not in dropped]):
         dropped[c] = "values look like e-mail addresses or phone numbers"
+    if trial_fields is not None and df.height:  # a header-only export drops no value
+        problems += _trial_problems(dropped, misplaced, dic)
     df = df.rename({rid: "record_id"}).with_columns(
         pl.lit(None, pl.String).alias(c) for c in SYSTEM_COLUMNS if c not in columns)
     repeat = pl.col("redcap_repeat_instrument")
@@ -268,24 +308,38 @@ def read_redcap_export(path: Path, dictionary: Path | RedcapDictionary | None = 
         dictionary=dic.source if dic else None)
 
 
-def _layout(path: Path, columns: list[str], dic: RedcapDictionary | None
-            ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
-    """Each data column's form, each form's status column (forms in export order), and the
-    personal-data columns to drop with the reason.
+def _layout(path: Path, columns: list[str], dic: RedcapDictionary | None, df: pl.DataFrame,
+            trial_fields: Mapping[str, Sequence[str]] | None = None
+            ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str],
+                       dict[str, tuple[str, str]]]:
+    """Each data column's form, each form's status column (forms in export order), the
+    columns to drop with the reason, and the trial fields read in another form.
 
-    Status columns: ``<form>_complete`` of a dictionary form, else (without a dictionary, or a
-    column the dictionary does not know) any column ending in ``_complete``. Data columns are
-    the rest after the record id, except REDCap's own ``redcap_*`` columns. The position rule
-    gives each data column a form; the dictionary's form, where it knows the field, wins.
+    Status columns: ``<form>_complete`` of a dictionary form; else (without a dictionary, or a
+    column the dictionary does not know) a column ending in ``_complete`` whose values in
+    ``df`` are all statuses (``STATUS_VALUES`` or empty): REDCap writes nothing else in a form
+    status, so a ``..._complete`` column with any other value is a data field. Data columns
+    are the rest after the record id, except REDCap's own ``redcap_*`` columns. The position
+    rule gives each data column a form; the dictionary's form, where it knows the field, wins.
+
+    With ``trial_fields`` (form -> fields): a data column that is neither a trial field nor a
+    checkbox column ``<field>___<code>`` of one is dropped (``NOT_COLLECTED``); a trial field
+    whose form (by position or dictionary) is not the trial's form of it is dropped, taken out
+    of its form, and returned in ``misplaced`` (column -> (form read, form expected)).
     """
     rid = columns[0]
     dic_forms = set(dic.forms) if dic else set()
+    named = [c for c in columns[1:] if c.endswith(STATUS_SUFFIX) and not c.startswith("redcap_")]
+    other = df.select((pl.col(c).is_not_null() & ~pl.col(c).is_in(STATUS_VALUES)).any()
+                      for c in named).row(0) if named else ()
+    not_status = {c for c, o in zip(named, other, strict=True) if o}
 
     def is_status(c: str) -> bool:
         if not c.endswith(STATUS_SUFFIX):
             return False
-        return (c.removesuffix(STATUS_SUFFIX) in dic_forms
-                or dic is None or dic.field_of_column(c) is None)
+        if c.removesuffix(STATUS_SUFFIX) in dic_forms:
+            return True
+        return (dic is None or dic.field_of_column(c) is None) and c not in not_status
 
     form_of: dict[str, str] = {}
     status_of: dict[str, str | None] = {}
@@ -318,7 +372,61 @@ def _layout(path: Path, columns: list[str], dic: RedcapDictionary | None
     if personal_data_reason(rid) and rid not in dropped:
         raise ExportLayoutError(f"{path.name}: the record id column {rid!r} is named like "
                                 "personal data; export the study's record id instead")
-    return form_of, status_of, dropped
+    misplaced: dict[str, tuple[str, str]] = {}
+    if trial_fields is not None:
+        expected = {f: form for form, fields in trial_fields.items() for f in fields}
+        for c in list(form_of):
+            want = expected.get(c) or expected.get(c.rpartition("___")[0])
+            if c in dropped:
+                continue
+            if want is None:
+                dropped[c] = NOT_COLLECTED
+            elif form_of[c] != want:
+                misplaced[c] = (form_of.pop(c), want)
+                dropped[c] = f"a field of form {want} read as form {misplaced[c][0]}"
+    dropped = {c: dropped[c] for c in columns if c in dropped}  # in header order
+    return form_of, status_of, dropped, misplaced
+
+
+def _trial_problems(dropped: dict[str, str], misplaced: dict[str, tuple[str, str]],
+                    dic: RedcapDictionary | None) -> list[RowProblem]:
+    """The file-level problems (``row_number`` None) of an export read with the trial's fields,
+    names only, never values:
+
+    * ``redcap_field_in_wrong_form`` (an error: those fields are not loaded), one per form
+      read and form expected: the trial's fields that the position rule put in the form
+      whose ``_complete`` column comes next (the export lacks their own form's status column),
+      or that the site's data dictionary puts in another form;
+    * ``redcap_fields_not_collected`` (a warning: the rest of the file is loaded), one for
+      the file: the fields not loaded because the trial does not collect them or they are
+      personal data (a checkbox field named once; REDCap's own ``redcap_*`` columns aside).
+    """
+    problems = []
+    groups: dict[tuple[str, str, bool], list[str]] = {}
+    for c, (landed, want) in misplaced.items():
+        by_dic = dic is not None and dic.field_of_column(c) is not None
+        groups.setdefault((landed, want, by_dic), []).append(c)
+    for (landed, want, by_dic), cols in groups.items():
+        names = ", ".join(cols)
+        if by_dic:
+            why = (f"the data dictionary {dic.source} puts the trial's {want} field(s) "
+                   f"{names} in form {landed}; the trial reads them from form {want}")
+        else:
+            why = (f"the trial's {want} field(s) {names} stand before {landed}_complete, so "
+                   f"they were read as form {landed}: the export lacks {want}_complete? "
+                   "Export with the form status columns")
+        problems.append(RowProblem(None, "redcap_field_in_wrong_form", None,
+                                   f"{why}; these fields are not loaded"))
+    fields = list(dict.fromkeys(c.rpartition("___")[0] if "___" in c else c for c in dropped
+                                if c not in misplaced and not c.startswith("redcap_")))
+    if fields:
+        shown = ", ".join(fields[:20]) + (f" and {len(fields) - 20} more" if len(fields) > 20
+                                          else "")
+        problems.append(RowProblem(
+            None, "redcap_fields_not_collected", None,
+            f"{len(fields)} field(s) the trial does not collect (or personal data) were not "
+            f"loaded, their values not stored: {shown}"))
+    return problems
 
 
 def _looks_personal(df: pl.DataFrame, columns: list[str]) -> list[str]:
@@ -415,6 +523,10 @@ def _type_values(long: pl.DataFrame, dic: RedcapDictionary | None
     ``_typed``; the code for a choice, 0/1 for a checkbox, the text for text. Spaces around
     a value are not part of it (C4 has ``" -100"`` in a number field).
     Calculated fields are typed as numbers when they are, without a problem when not.
+    A value that does not fit (``value_typed`` null) and is not a plain number or date
+    (``PLAIN_VALUE_RE``) keeps only its shape in ``value`` (``text.shape``: "Ann Smith" ->
+    "AAA AAAAA"), never its text: the row is loaded, and core SQL reads nothing from such a
+    value (it is no date, number or choice code either way).
     """
     none = pl.lit(None, pl.String)
     if dic is None or long.height == 0:
@@ -453,20 +565,33 @@ def _type_values(long: pl.DataFrame, dic: RedcapDictionary | None
     high = pl.when(numeric).then(num > pl.col("_max").cast(pl.Float64, strict=False)).otherwise(
         pl.col("value_typed").str.slice(0, pl.col("_max").str.len_chars()) > pl.col("_max"))
     out = out.with_columns(_low=low.fill_null(False), _high=high.fill_null(False))
-    problems = []
-    bad = out.filter((pl.col("_fits") == False) & (kind != "calc")  # noqa: E712
-                     | pl.col("_low") | pl.col("_high"))
-    for r in bad.iter_rows(named=True):
+    bad = ((pl.col("_fits") == False) & (kind != "calc")  # noqa: E712
+           | pl.col("_low") | pl.col("_high"))
+    out = out.with_row_index("_i")
+    problems, masked = [], {}
+    for r in out.filter(bad).iter_rows(named=True):
+        if not re.search(PLAIN_VALUE_RE, r["_v"]):
+            r["_shown"] = shape(r["value"], len(r["value"]))
+            if r["value_typed"] is None:  # not read by core SQL: stored as its shape too
+                masked[r["_i"]] = r["_shown"]
         problems.append(_problem(r))
+    if masked:
+        out = out.with_columns(value=pl.col("_i").replace_strict(
+            list(masked), list(masked.values()), default=pl.col("value"),
+            return_dtype=pl.String))
     return out.drop(
-        "_kind", "_pattern", "_checkbox_label", "_validation", "_min", "_max", "_choice_label",
-        "_fits", "_low", "_high", "_form", "_field", "_v"), problems
+        "_i", "_kind", "_pattern", "_checkbox_label", "_validation", "_min", "_max",
+        "_choice_label", "_fits", "_low", "_high", "_form", "_field", "_v"), problems
 
 
 def _problem(r: dict) -> RowProblem:
-    """The row problem of one long row that does not fit its dictionary field."""
-    field, value, validation = r["field"], r["value"], r["_validation"]
-    shown = value if len(value) <= 40 else value[:40] + "..."
+    """The row problem of one long row that does not fit its dictionary field. Its value is
+    the value as exported when it is a plain number or date (``PLAIN_VALUE_RE``: the site
+    needs it to find the row, and it is not personal data), else its shape (``_shown``, see
+    ``text.shape``: a name typed into a date field is "AAA AAAAA"); cut after
+    ``SHOWN_CHARS`` characters."""
+    field, value, validation = r["field"], r.get("_shown", r["value"]), r["_validation"]
+    shown = value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "..."
     where = f"{r['form']} field {field} ({validation}) of record {r['record_id']}"
     if not r["_fits"]:
         if r["_kind"] == "choice":
@@ -494,15 +619,16 @@ def _expected(kind: str) -> str:
     return KIND_TEXT[kind]
 
 
-def dictionary_beside(path: Path) -> Path | None:
-    """A REDCap data dictionary in the same folder as export ``path`` whose fields cover the
-    export's columns (every data column a dictionary field or checkbox choice, every
-    ``<form>_complete`` a dictionary form); the most recently modified if several do."""
+def dictionary_beside(path: Path, folder: Path | None = None) -> Path | None:
+    """A REDCap data dictionary in the same folder as export ``path`` (or in ``folder``: the
+    folder of the archive ``path`` was unpacked from) whose fields cover the export's columns
+    (every data column a dictionary field or checkbox choice, every ``<form>_complete`` a
+    dictionary form); the most recently modified if several do."""
     cells = header_cells(head_lines(path, 1)[0])
     if not is_redcap_header(cells):
         return None
     found = []
-    for p in path.parent.iterdir():
+    for p in (folder or path.parent).iterdir():
         if p == path or not p.is_file() or p.stat().st_size > 50_000_000:
             continue
         if not is_redcap_dictionary(p):

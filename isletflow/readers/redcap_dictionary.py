@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from isletflow.readers.archive import plain_export
 from isletflow.readers.text import (ExportLayoutError, RowProblem, decode_export, head_lines,
                                     read_csv_text)
 
@@ -52,10 +53,14 @@ def is_dictionary_header(line: str) -> bool:
 
 
 def is_redcap_dictionary(path: Path) -> bool:
-    """Whether the file at ``path`` is a REDCap data dictionary, from its first line."""
+    """Whether the file at ``path`` is a REDCap data dictionary, from its first line; a
+    ``.gz`` or a ``.zip`` of one export is read inside (``archive.plain_export``). A file
+    that cannot be opened, unpacked or decoded as text (a PDF, a corrupt archive) is not one:
+    it is reported when it is staged, never here."""
     try:
-        return is_dictionary_header(head_lines(path, 1)[0])
-    except OSError:
+        with plain_export(path) as plain:
+            return is_dictionary_header(head_lines(plain, 1)[0])
+    except (OSError, ValueError):  # ExportEncodingError and ArchiveError are ValueErrors
         return False
 
 
@@ -127,7 +132,9 @@ class RedcapDictionary:
 
     @classmethod
     def from_file(cls, path: Path) -> RedcapDictionary:
-        df, _ = read_redcap_dictionary(path)
+        """The dictionary in the file at ``path`` (plain, ``.gz`` or in a ``.zip``)."""
+        with plain_export(path) as plain:
+            df, _ = read_redcap_dictionary(plain)
         return cls.from_frame(df, path.name)
 
     @classmethod

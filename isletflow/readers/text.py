@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import AnyStr
 
 import charset_normalizer
 import polars as pl
@@ -68,6 +69,33 @@ def detect_encoding(head: bytes, name: str) -> str:
                               "text); expected a text export")
 
 
+_LONE_CR = {str: re.compile(r"\r(?!\n)"), bytes: re.compile(rb"\r(?!\n)")}
+
+
+def cr_line_ends_to_lf(text: AnyStr) -> AnyStr:
+    """``text`` with LF line ends when its lines end in a lone CR (classic Mac OS text, as
+    Excel for Mac's "CSV (Macintosh)" writes it), else ``text`` unchanged.
+
+    The first line end decides: a CR not followed by LF, with no LF before it. Each lone CR
+    then becomes one LF, so every line keeps its number (a CRLF is kept). In a file whose
+    first line end is LF or CRLF, a lone CR is left alone: it is inside a quoted note.
+    polars and ``csv`` end lines at LF only: unconverted, such a file is one long line.
+    """
+    cr, lf = ("\r", "\n") if isinstance(text, str) else (b"\r", b"\n")
+    first = text.find(cr)
+    if first < 0 or text[first + 1:first + 2] == lf or text.find(lf, 0, first) >= 0:
+        return text
+    return _LONE_CR[type(text)].sub(lf, text)
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text`` as polars and ``read_delimited`` count them: split at LF only,
+    a CRLF's CR taken off (lone-CR files are converted first: ``cr_line_ends_to_lf``).
+    ``str.splitlines`` would also split at ``\\x85``, ``\\u2028``, ``\\u2029``, form feed,
+    vertical tab and ``\\x1c``-``\\x1e`` inside a line, putting the header a line too low."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def decode_export(path: Path, allow_latin1: bool = False,
                   allow_utf16: bool = False) -> tuple[bytes, str]:
     """The file's content as UTF-8 bytes (BOM removed) and the encoding it was read with.
@@ -75,7 +103,8 @@ def decode_export(path: Path, allow_latin1: bool = False,
     UTF-8 (with or without BOM) always; UTF-16 only where the format is known to come that way
     (``allow_utf16``, device exports); Windows-1252/Latin-1 only where the format is known to
     come that way (``allow_latin1``, European central labs), re-encoded to UTF-8. Other
-    content is refused with a message that says what was found.
+    content is refused with a message that says what was found. Lone-CR line ends are made
+    LF (``cr_line_ends_to_lf``).
     """
     data = path.read_bytes()
     encoding = detect_encoding(data[:HEAD_BYTES], path.name)
@@ -84,17 +113,18 @@ def decode_export(path: Path, allow_latin1: bool = False,
             raise ExportEncodingError(f"{path.name}: wrong encoding: UTF-16 or binary content; "
                                       "expected UTF-8 text")
         try:
-            return data.decode(encoding).removeprefix("\ufeff").encode("utf-8"), encoding
+            return cr_line_ends_to_lf(data.decode(encoding).removeprefix("\ufeff")
+                                      .encode("utf-8")), encoding
         except UnicodeDecodeError as err:
             raise ExportEncodingError(f"{path.name}: wrong encoding: not valid {encoding} at "
                                       f"byte {err.start}") from err
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         data.decode("utf-8")
-        return data, "utf-8"
+        return cr_line_ends_to_lf(data), "utf-8"
     except UnicodeDecodeError as err:
         if allow_latin1:
-            return data.decode("latin-1").encode("utf-8"), "latin-1"
+            return cr_line_ends_to_lf(data.decode("latin-1").encode("utf-8")), "latin-1"
         raise ExportEncodingError(
             f"{path.name}: wrong encoding: byte 0x{data[err.start]:02x} at offset {err.start} "
             "is not UTF-8; expected UTF-8 text") from err
@@ -102,13 +132,15 @@ def decode_export(path: Path, allow_latin1: bool = False,
 
 def head_text(path: Path) -> tuple[str, str]:
     """The first ``HEAD_BYTES`` of a file decoded for format detection (BOM removed; a
-    character cut at the end, or a Latin-1 byte, is replaced), and the encoding found."""
+    character cut at the end, or a Latin-1 byte, is replaced; lone-CR line ends made LF:
+    ``cr_line_ends_to_lf``), and the encoding found."""
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     encoding = detect_encoding(head, path.name)
     if encoding.startswith("utf-16"):
         head = head[: len(head) // 2 * 2]
-    return head.decode(encoding, errors="replace").removeprefix("\ufeff"), encoding
+    text = head.decode(encoding, errors="replace").removeprefix("\ufeff")
+    return cr_line_ends_to_lf(text), encoding
 
 
 def first_line(data: bytes, n: int = 1) -> str:
@@ -119,7 +151,7 @@ def first_line(data: bytes, n: int = 1) -> str:
 def head_lines(path: Path, n: int = 2) -> list[str]:
     """The first ``n`` lines, decoded leniently (UTF-16 too), for format detection."""
     text, _ = head_text(path)
-    lines = text.splitlines()[:n]
+    lines = split_lines(text)[:n]
     return lines + [""] * (n - len(lines))
 
 
@@ -143,6 +175,15 @@ def split_line(line: str, delimiter: str) -> list[str]:
     except csv.Error:
         cells = line.split(delimiter)
     return [c.replace("\ufeff", "").strip() for c in cells]
+
+
+def shape(text: str, limit: int = 40) -> str:
+    """What ``text`` looks like without what it says, for messages about content that cannot be
+    read (it may be a patient's name): every letter ``A``, every digit ``9``, other characters
+    (delimiters, spaces, punctuation) kept; at most ``limit`` characters of ``text``, ``...``
+    marking a cut. ``Patiëntnaam<TAB>Jan Jansen`` -> ``AAAAAAAAAAA<TAB>AAA AAAAAA``."""
+    out = "".join("A" if c.isalpha() else "9" if c.isdigit() else c for c in text[:limit])
+    return out + ("..." if len(text) > limit else "")
 
 
 @dataclass(frozen=True)
@@ -219,6 +260,8 @@ class ColumnAliases:
     unit_columns: tuple[str, ...]    # raw columns whose header names the glucose unit
     signature: tuple[str, ...]       # raw columns whose presence identifies the format
     required: tuple[str, ...]
+    # header names (as header_key gives them) of a last column that rows may end before
+    optional_last: tuple[str, ...] = ()
     roles: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -231,6 +274,10 @@ class ColumnAliases:
         """Whether ``cells`` hold every signature column of this format."""
         found = {self.roles.get(header_key(c)[0]) for c in cells}
         return all(col in found for col in self.signature)
+
+    def unknown_names(self, cells: Sequence[str]) -> list[str]:
+        """The non-empty header names in ``cells`` that no alias table of this format holds."""
+        return [c for c in cells if header_key(c)[0] and header_key(c)[0] not in self.roles]
 
     def personal_columns(self, cells: Sequence[str]) -> list[str]:
         """The header names in ``cells`` that are personal data (dropped by the reader)."""
@@ -274,25 +321,37 @@ def _line_starts(data: bytes, n: int) -> int:
     return pos
 
 
-def _cut_truncated_last_row(data: bytes, sep: str, header_end: int
+def complete_fields(header: Sequence[str], optional_last: Sequence[str] = ()) -> int:
+    """The fewest fields a complete row has: the header's names without trailing empty ones
+    (the trailing delimiters of a padded header), less the last name when rows may end before
+    it (``ColumnAliases.optional_last``: a 14-column Clarity export writes its metadata, alert,
+    insulin, carbs and exercise rows with 13 fields, without the Transmitter ID field)."""
+    names = list(header)
+    while names and not names[-1].strip():
+        names.pop()
+    if names and header_key(names[-1])[0] in optional_last:
+        return len(names) - 1
+    return len(names)
+
+
+def _cut_truncated_last_row(data: bytes, sep: str, header_end: int, min_fields: int
                             ) -> tuple[bytes, list[RowProblem]]:
-    """A last line cut off mid-row (no line end, fewer fields than the line before) is taken
-    off ``data`` and returned as a ``truncated_row`` problem, so it is quarantined by line."""
+    """A last line cut off mid-row (no line end, fewer than ``min_fields`` fields: see
+    :func:`complete_fields`) is taken off ``data`` and returned as a ``truncated_row``
+    problem, so it is quarantined by line. ``header_end``: offset of the header's line end."""
     if not data or data.endswith(b"\n"):
         return data, []
     cut = data.rfind(b"\n")
-    if cut <= header_end:  # no complete data row before the last line
+    if cut < header_end:  # the last line is the header
         return data, []
-    prev = data.rfind(b"\n", 0, cut) + 1
     last = next(csv.reader([data[cut + 1:].decode("utf-8")], delimiter=sep), [])
-    before = next(csv.reader([data[prev:cut].decode("utf-8")], delimiter=sep), [])
-    if len(last) >= len(before):
+    if len(last) >= min_fields:
         return data, []
     # only the first field as the value: later fields may hold personal data
     return data[:cut + 1], [RowProblem(data.count(b"\n", 0, cut + 1) + 1, "truncated_row",
                                        last[0][:40] if last else None,
-                                       f"the file ends mid-row: {len(last)} of {len(before)} "
-                                       "fields; the row is not loaded")]
+                                       f"the file ends mid-row: {len(last)} fields, a complete "
+                                       f"row has at least {min_fields}; the row is not loaded")]
 
 
 def _record_lines(data: bytes, start: int, sep: str, first_line_no: int,
@@ -317,12 +376,14 @@ def read_csv_text(data: bytes, sep: str, header_line: int = 1
     """All-text frame of UTF-8 CSV ``data`` whose header is line ``header_line``;
     ``row_number`` is the line of each record (header_line + 1 for the first).
 
-    A last line cut off mid-row (no line end, fewer fields than the line before) is not kept:
+    A last line cut off mid-row (no line end, fewer fields than the header) is not kept:
     it is returned as a ``truncated_row`` problem so it can be quarantined by line number.
     """
     header_end = _line_starts(data, header_line + 1) - 1 if data.count(b"\n") >= header_line \
         else len(data)
-    data, problems = _cut_truncated_last_row(data, sep, header_end)
+    header = data[_line_starts(data, header_line):header_end].rstrip(b"\r").decode("utf-8")
+    data, problems = _cut_truncated_last_row(
+        data, sep, header_end, complete_fields(next(csv.reader([header], delimiter=sep), [])))
     df = pl.read_csv(data, separator=sep, infer_schema=False, skip_lines=header_line - 1,
                      row_index_name="row_number", row_index_offset=header_line + 1,
                      quote_char='"')
@@ -332,8 +393,8 @@ def read_csv_text(data: bytes, sep: str, header_line: int = 1
     return df.with_columns(pl.col("row_number").cast(pl.Int64)), problems
 
 
-def read_delimited(data: bytes, layout: TextLayout, keep: Mapping[int, str]
-                   ) -> tuple[pl.DataFrame, list[RowProblem]]:
+def read_delimited(data: bytes, layout: TextLayout, keep: Mapping[int, str],
+                   optional_last: Sequence[str] = ()) -> tuple[pl.DataFrame, list[RowProblem]]:
     """The columns ``keep`` (header position -> raw name) of UTF-8 ``data`` laid out as
     ``layout``, all text, with ``row_number`` = the line of each record in the file.
 
@@ -341,13 +402,15 @@ def read_delimited(data: bytes, layout: TextLayout, keep: Mapping[int, str]
     Rows shorter than the header get nulls in the missing cells. Rows longer than the header
     (LibreView's trailing comma) are read when the extra fields are empty; a row whose extra
     field holds a value is not loaded and is returned as an ``extra_fields`` problem.
-    A truncated last row is a ``truncated_row`` problem (see :func:`read_csv_text`).
+    A truncated last row is a ``truncated_row`` problem (see :func:`read_csv_text`; rows may
+    end before a last column named in ``optional_last``: :func:`complete_fields`).
     """
     sep = layout.delimiter
     start = _line_starts(data, layout.header_line)
     end = data.find(b"\n", start)
     end = len(data) if end < 0 else end
-    data, problems = _cut_truncated_last_row(data, sep, end)
+    data, problems = _cut_truncated_last_row(data, sep, end,
+                                             complete_fields(layout.header, optional_last))
     n = len(layout.header)
     names = [f"c{i}" for i in range(n + 1)]  # plain names; one spare for extra fields
     text = b"".join([sep.join(names).encode(), memoryview(data)[end:]])  # header replaced
@@ -378,14 +441,14 @@ def read_device_export(path: Path, aliases: ColumnAliases
     report ``"5,7"``), else ``.``. mg/dL values are whole numbers, and in a comma-delimited
     file a decimal comma must be quoted, so only then are the values searched."""
     data, _ = decode_export(path, allow_utf16=True)
-    layout = find_header(data[:HEAD_BYTES].decode("utf-8", errors="replace").splitlines(),
+    layout = find_header(split_lines(data[:HEAD_BYTES].decode("utf-8", errors="replace")),
                          aliases.is_header)
     if layout is None:
         raise ExportLayoutError(f"{path.name}: no {aliases.fmt} header in the first lines")
     header = aliases.match(path.name, layout.header)
     if header.unit is None:
         raise ExportLayoutError(f"{path.name}: no glucose unit (mg/dL or mmol/L) in the header")
-    df, problems = read_delimited(data, layout, header.keep)
+    df, problems = read_delimited(data, layout, header.keep, aliases.optional_last)
     df = df.with_columns([pl.lit(None, pl.String).alias(c) for c in aliases.columns
                           if c not in df.columns])
     comma = layout.delimiter == ";" or (

@@ -6,19 +6,22 @@
 -- read on their own, so asking for one device reads only its rows).
 --
 -- Local device time -> UTC, in the site's time zone (core.sites):
---  * A Clarity export with Transmitter Time (the transmitter's monotonic clock, in seconds) is
---    read by that clock. The readings whose local time minus transmitter time agree, chained
---    within 10 minutes (the transmitter's clock drifts by seconds a week), were written under
---    one setting of the device's clock: they get one UTC offset, the one most of their
---    readings have in the site's zone outside a repeated hour. A clock change (daylight
---    saving, travel) starts a new setting, so the two series of a repeated hour are told apart
---    by the device's clock, and every reading keeps its place 5 minutes from its neighbours
---    even when the device's zone changed on another date than the site's (the real G6 export
---    of 2019-10-27 repeats 03:00-03:59, an EET change). A "setting" that spans over an hour is
---    no clock (a de-identified export that repeats one transmitter time) and is not used.
---  * Otherwise (Libre; older Clarity without transmitter columns; no usable clock; a setting
---    with no reading outside a repeated hour) each reading is read on its own: an ambiguous local time (the
---    repeated hour when clocks go back) is the earlier instant (summer time) until the device's
+--  * A Clarity export with Transmitter Time (the transmitter's monotonic clock, in seconds):
+--    the readings whose local time minus transmitter time agree, chained within 10 minutes
+--    (the transmitter's clock drifts by seconds a week), were written under one setting of the
+--    device's clock, whose offset is the one most of its readings have in the site's zone
+--    outside a repeated hour. Where the device's clock was set back (daylight saving, travel),
+--    two settings of the file cover the same local times: only those readings ("contested")
+--    take their setting's offset, so the two series of a repeated hour are told apart by the
+--    device's clock and each keeps its place 5 minutes from its neighbours, even when the
+--    device's zone changed on another date than the site's (the real G6 export of 2019-10-27
+--    repeats 03:00-03:59, an EET change). Every other reading keeps its own site-zone offset
+--    below, so a reading gets the same UTC time in every export that carries it. A "setting"
+--    that spans over an hour is no clock (a de-identified export that repeats one transmitter
+--    time) and is not used.
+--  * Every other reading (Libre; older Clarity without transmitter columns; no usable clock;
+--    not contested) is read on its own: an ambiguous local time (the repeated hour when clocks
+--    go back) is the earlier instant (summer time) until the device's
 --    clock has gone back, i.e. until a reading earlier by the device clock (Transmitter Time,
 --    else file order) carried the same or a later local time; then the later instant
 --    (standard). A non-existent local time (the skipped hour when clocks go forward) is read
@@ -107,23 +110,41 @@ WITH clarity AS (
           FROM chained AS c JOIN minutes AS m USING (file_id, clock_minute))
     GROUP BY file_id, setting
 ), clock AS (
-    SELECT c.file_id, c.clock_minute, s.shift
+    SELECT c.file_id, c.clock_minute, c.setting, s.shift
     FROM chained AS c JOIN settings AS s USING (file_id, setting)
     WHERE s.usable
+), spans AS (
+    -- the local times each usable setting of a file's device clock covers
+    SELECT z.file_id, z.device, k.setting, min(z.timestamp_local) AS lo,
+           max(z.timestamp_local) AS hi
+    FROM zoned AS z JOIN clock AS k USING (file_id, clock_minute)
+    GROUP BY ALL
+), contested AS (
+    -- readings whose local time another setting of the same file covers too: the device's
+    -- clock was set back over them (its daylight-saving change, travel). Only these take their
+    -- setting's offset; every other reading keeps its own site-zone offset, so a reading gets
+    -- the same UTC time in every export that carries it (overlapping exports never disagree).
+    SELECT DISTINCT z.file_id, z.device, z.row_number, k.shift
+    FROM zoned AS z JOIN clock AS k USING (file_id, clock_minute)
+    JOIN spans AS s
+      ON s.file_id = z.file_id AND s.device = z.device AND s.setting <> k.setting
+     AND z.timestamp_local BETWEEN s.lo AND s.hi
 ), timed AS (
     -- outside a repeated hour: no order needed
-    SELECT z.*, c.shift AS clock_shift, false AS clock_went_back
+    SELECT z.*, x.shift AS clock_shift, false AS clock_went_back
     FROM zoned AS z LEFT JOIN clock AS c USING (file_id, clock_minute)
+    LEFT JOIN contested AS x USING (file_id, device, row_number)
     WHERE NOT coalesce(z.shift_earlier < z.shift_later, false)
     UNION ALL BY NAME
     -- in a repeated hour: has the device's clock gone back yet? (device clock, else file order)
-    SELECT z.*, c.shift AS clock_shift,
+    SELECT z.*, x.shift AS clock_shift,
            coalesce(z.timestamp_local <= max(z.timestamp_local) OVER (
                PARTITION BY z.file_id, z.device
                ORDER BY CASE WHEN c.clock_minute IS NOT NULL THEN z.transmitter_time END,
                         z.row_number
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back
     FROM zoned AS z LEFT JOIN clock AS c USING (file_id, clock_minute)
+    LEFT JOIN contested AS x USING (file_id, device, row_number)
     WHERE z.shift_earlier < z.shift_later
 ), typed AS (
     SELECT *,

@@ -1,4 +1,5 @@
--- The data manager's query listing: every issue with its site and file, ready to send back.
+-- The data manager's query listing: every issue (errors and warnings; 'info' issues are a
+-- record, not a query) with its site and file, ready to send back.
 -- Kept readable for the site: of each file's row issues with one rule (and table and
 -- severity), the first 10 rows are listed, then one line says how many more there are and on
 -- which lines (rows_not_listed: their number; NULL on every other line). quality.issues keeps
@@ -13,6 +14,7 @@ WITH q AS (
                                            i.severity, i.source_row IS NULL
                               ORDER BY i.source_row, i.column_name, i.value) AS k
     FROM quality.issues AS i LEFT JOIN audit.files AS f ON f.file_id = i.source_file_id
+    WHERE i.severity <> 'info'  -- a record of what was done, nothing for the site to answer
 ), listed AS (
     SELECT site_id, file, row, table_name, rule, severity, column_name, value, message,
            NULL::BIGINT AS rows_not_listed

@@ -4,7 +4,8 @@ CREATE TABLE IF NOT EXISTS quality.issues (
     source_file_id VARCHAR,            -- audit.files.file_id
     source_row     BIGINT,             -- line number in that file (NULL: the whole file)
     rule           VARCHAR NOT NULL,   -- pandera check, GX expectation, or a rule in sql/quality
-    severity       VARCHAR NOT NULL,   -- error: row (or file) not loaded; warning: kept, flagged
+    severity       VARCHAR NOT NULL,   -- error: row (or file) not loaded; warning: kept, flagged;
+                                       -- info: a record of what was done (not a query)
     column_name    VARCHAR,
     value          VARCHAR,
     message        VARCHAR NOT NULL,

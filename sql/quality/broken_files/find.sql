@@ -1,5 +1,6 @@
--- Broken files: a file most of whose rows of one core table fail the same rule is set aside as
--- a whole (set_aside.sql), with ONE file-level query that says what the failing values look
+-- Broken files: a file most of whose rows of one core table fail the same rule has all its rows
+-- of that table set aside (set_aside.sql; a whole-project REDCap export keeps its other forms),
+-- with ONE file-level query that says what the failing values look
 -- like, instead of one query per row (a Clarity export re-saved by Excel: every timestamp
 -- M/D/YYYY HH:MM, thousands of rows).
 --
@@ -115,12 +116,13 @@ WITH failing AS (
 )
 SELECT b.file_id, b.table_name, b.rule, b.column_name, b.n_failing, b.n_rows,
        coalesce(kb.looks_like, t.top_shape) AS looks_like,
-       format('{:,} of {:,} {} rows fail {}: {} values look like {} ({}): {}. The whole file is '
-              || 'set aside: none of its rows are loaded',
+       format('{:,} of {:,} {} rows fail {}: {} values look like {} ({}): {}. The file''s {} '
+              || 'rows are set aside: none of them is loaded',
               b.n_failing, b.n_rows, b.table_name, b.rule, coalesce(b.column_name, 'the'),
               coalesce(kb.looks_like, t.top_shape), t.shapes,
               coalesce(kb.hint, 'digits are shown as 9 and letters as A: ask the site how the '
-                                || 'file was made and for the original export')) AS message
+                                || 'file was made and for the original export'),
+              b.table_name) AS message
 FROM broken AS b
 JOIN top_shapes AS t USING (file_id)
 LEFT JOIN known_best AS kb ON kb.file_id = b.file_id AND 2 * kb.n >= t.n_values
