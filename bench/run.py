@@ -108,11 +108,11 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
         if files:
             run_sql(con, f"raw/load_{fmt}.sql", {"files": files})
     for name in ("core/01b_quarantined_files.sql", "core/03_cgm_readings.sql",
-                 "resolve/01_cgm_overlaps.sql"):
+                 "resolve/00_cgm_status_column.sql", "resolve/01_cgm_overlaps.sql"):
         run_sql(con, name)
     readings = con.sql("SELECT participant_id, timestamp_utc AS timestamp, glucose_mg_dl, "
-                       "censored, interval_min FROM core.cgm_readings WHERE record_status = 'current' "
-                       "AND device <> 'libre_scan'").pl()
+                       "censored, interval_min FROM core.cgm_readings "
+                       "WHERE record_status = 'current' AND device <> 'libre_scan'").pl()
     con.close()  # the build is done: DuckDB's buffers go before the metrics (as in the flow)
     if keep:
         readings.write_parquet(work.parent / "readings.parquet")
