@@ -62,7 +62,7 @@ RUN_SCHEMA = {"run_id": pl.String, "flow_run_id": pl.String, "started_at": pl.Da
 # Reader problems with a value whose row is still loaded (REDCap values checked against the
 # data dictionary): a warning to the site, not a row set aside.
 ROW_KEPT_RULES = frozenset({"redcap_unknown_choice", "redcap_invalid_value",
-                            "redcap_out_of_range"})
+                            "redcap_out_of_range", "redcap_trial_field_dropped"})
 # Reader notes that ask nothing of the site (fields of the site's REDCap project the trial does
 # not collect, left out by name): recorded in quality.issues as 'info', not in the listing.
 INFO_RULES = frozenset({"redcap_fields_not_collected"})
@@ -159,8 +159,9 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
     3. the pandera contract of every core table, and the GX suites of CGM readings and lab
        results, on what is left;
     4. record identity is resolved again on what is left (a quarantined newer row leaves the
-       older one current: a warning query on the newer file says so), and each core table's
-       key must be unique over its current rows:
+       older one current: a warning query on the newer file says so; equal records under
+       different keys from different exports are a warning too), and each core table's key
+       must be unique over its current rows:
        :class:`~isletflow.quality.KeyViolationError` stops the run otherwise.
 
     With ``docs_dir``, the GX suites' results on the tables as they reached step 3 are
@@ -192,7 +193,9 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
         resolve_identity(con)
         _quarantine(con, pl.concat([_select_text(
             con, keyed_sql("quality/reinstated_records.sql", t),
-            {"paths": [f"$.{c}" for c in k.columns]}) for t, k in CORE_KEYS.items()]), moved)
+            {"paths": [f"$.{c}" for c in k.columns]}) for t, k in CORE_KEYS.items()]
+            + [_select_text(con, keyed_sql("quality/possible_duplicate_records.sql", t))
+               for t, k in CORE_KEYS.items() if k.check_duplicates]), moved)
         keys = {t: (con.table(f"core.{t}").filter("record_status = 'current'")
                     .select(*k.columns).pl(), k.columns) for t, k in CORE_KEYS.items()}
         keys["sites"] = (con.table("core.sites").select("site_id").pl(), ("site_id",))

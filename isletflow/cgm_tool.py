@@ -8,6 +8,7 @@ import polars as pl
 
 from isletflow.endpoints.cgm_metrics import METRIC_COLUMNS, cgm_metrics
 from isletflow.inspect import inspect_export
+from isletflow.readers import ReadError
 
 OUTPUT_COLUMNS = ["participant_id", *METRIC_COLUMNS]
 UNKNOWN_PARTICIPANT = "unknown"
@@ -61,7 +62,7 @@ def metrics_and_note(path: Path, site: str | None = None, participant: str | Non
             note = ("no site (--site, or a <site>/ folder in the path): metrics on the "
                     "device's local times")
     else:
-        raise ValueError(f"{path.name}: a {r.export_format} file has no CGM readings")
+        raise ReadError(f"{path.name}: a {r.export_format} file has no CGM readings")
     return cgm_metrics(readings.select("participant_id", "timestamp", "glucose_mg_dl",
                                        "censored", "interval_min")).select(OUTPUT_COLUMNS), note
 

@@ -268,7 +268,14 @@ def cgm_metrics_cmd(
 
 def _read_one_file(file: Path, read, **kwargs):
     """``read(file, **kwargs)`` for the single-file tools: a missing file exits 2, a file
-    that cannot be read exits 1, each with one plain line instead of a traceback."""
+    that cannot be read exits 1, each with one plain line instead of a traceback: isletflow's
+    own message, or only the type of a library's error (its text may quote the file's
+    content: ``readers.read_error_message``)."""
+    import duckdb
+    import polars as pl
+
+    from isletflow.readers import read_error_message
+
     if file.is_dir():
         console.print(f"{file} is a directory; give one export file", style="red",
                       markup=False, highlight=False)
@@ -278,9 +285,9 @@ def _read_one_file(file: Path, read, **kwargs):
         raise typer.Exit(2)
     try:
         return read(file, **kwargs)
-    except ValueError as err:
-        console.print(f"[red]{err}[/]")
-        raise typer.Exit(1) from err
+    except (ValueError, pl.exceptions.PolarsError, duckdb.Error) as err:
+        console.print(read_error_message(err), style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _require(warehouse: Path) -> None:

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from isletflow.config import SITES, SITES_BY_ID
-from isletflow.readers import FORMATS, detect_format
+from isletflow.readers import FORMATS, ReadError, detect_format
 from isletflow.readers.redcap import RedcapExport, dictionary_beside, read_redcap_export
 from isletflow.readers.redcap_dictionary import RedcapDictionary, read_redcap_dictionary
 from isletflow.readers.device import device_personal_columns
@@ -60,7 +60,7 @@ def site_for(path: Path, site: str | None) -> str | None:
     None."""
     if site:
         if site not in SITES_BY_ID:
-            raise ValueError(f"unknown site {site!r}; known sites: {sorted(SITES_BY_ID)}")
+            raise ReadError(f"unknown site {site!r}; known sites: {sorted(SITES_BY_ID)}")
         return site
     for part in reversed(path.resolve().parts[:-1]):
         if part in SITES_BY_ID:

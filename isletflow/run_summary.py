@@ -66,7 +66,9 @@ def _md_table(df: pl.DataFrame) -> str:
 
 def run_markdown(summary: dict, warehouse: Path, changes: pl.DataFrame,
                  data_docs: Path | None) -> str:
-    """The markdown artifact of one run, read from the warehouse it just published."""
+    """The markdown artifact of one run, read from the warehouse it just published. Files
+    not loaded are counted as in its table by site (quality/quarantine_by_site.sql: landing
+    problems, unreadable files, and files set aside whole)."""
     run_id = summary["run_id"]
     with connect(warehouse, read_only=True) as con:
         files = con.sql(sql_text("audit/run_files_by_site.sql"), params={"run": run_id}).pl()
@@ -80,7 +82,7 @@ def run_markdown(summary: dict, warehouse: Path, changes: pl.DataFrame,
         f"# Nightly run `{run_id}`\n",
         f"Published `{warehouse.name}`: {summary['files']} files "
         f"({summary['files_cached']} unchanged and not re-read), "
-        f"{summary['files_not_loaded']} not loaded, "
+        f"{quarantine['files_not_loaded'].sum()} not loaded, "
         f"{sum(summary['rows_quarantined'].values())} rows quarantined.\n",
         "## Files by site\n", _md_table(files),
         "## Rows per layer\n", _md_table(layers),

@@ -12,7 +12,7 @@ import polars as pl
 from isletflow.config import TRIAL_REDCAP_FIELDS
 from isletflow.landing import LandingFile
 from isletflow.readers import (FORMATS, ExportEncodingError, ExportLayoutError, RowProblem,
-                               UnknownFormatError, read_export)
+                               UnknownFormatError, read_error_message, read_export)
 from isletflow.readers.redcap_dictionary import RedcapDictionary, is_redcap_dictionary
 from isletflow.readers.archive import ArchiveError, plain_export
 
@@ -96,6 +96,13 @@ def _reader_code() -> str:
 READER_CODE = _reader_code()
 
 
+# Every rule of a file that staging cannot read (``StagedFile.error_rule``): such a file is not
+# loaded at all (sql/quality/quarantine_by_site.sql counts it among the files not loaded).
+ERROR_RULES = ("empty_file", "unreadable_archive", "unknown_format", "wrong_encoding",
+               "missing_or_renamed_column", "unreadable_file", "format_not_expected_here",
+               "header_only")
+
+
 def _rule_of(err: Exception) -> str:
     for kind, rule in ((ArchiveError, "unreadable_archive"),
                        (UnknownFormatError, "unknown_format"),
@@ -114,13 +121,17 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     is read with it, its partition is named after both files (``staged_path``) and its rows
     carry the dictionary's file id (``dictionary_file_id``) as lineage of their typing.
     A REDCap export keeps the trial's fields only (``TRIAL_REDCAP_FIELDS``): the others are
-    dropped by name, never stored, and named in one file-level warning
-    (``redcap_fields_not_collected``; readers/redcap.py).
+    dropped by name, never stored, and named in one file-level note
+    (``redcap_fields_not_collected``); a trial field dropped as personal data is a warning of
+    its own (``redcap_trial_field_dropped``; readers/redcap.py).
 
     An unchanged file (same sha256) is not parsed again unless ``refresh`` or the reader code
     has changed since it was staged (``READER_CODE`` in the partition's metadata). A file that cannot
     be read is not an exception: the returned record carries the error and its rule for
-    quality.issues. Rows the reader could not take (a truncated last row) travel with it.
+    quality.issues: isletflow's own message, or for a library's exception its type only
+    (``read_error_message``: polars' text quotes the field it could not parse). Rows the
+    reader could not take (a truncated last row) travel with it; a file all of whose rows
+    were refused is staged with zero rows and those problems (never called header-only).
     """
     if not refresh:
         for fmt in FORMATS:
@@ -140,14 +151,16 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
             fmt, df, problems = read_export(plain, dictionary.path if dictionary else None,
                                             redcap_fields=TRIAL_REDCAP_FIELDS)
     except (ValueError, pl.exceptions.PolarsError) as err:
-        return StagedFile(f.file_id, None, None, 0, error=str(err), error_rule=_rule_of(err))
+        return StagedFile(f.file_id, None, None, 0, error=read_error_message(err),
+                          error_rule=_rule_of(err))
     if fmt not in FORMATS_BY_KIND[f.kind]:
         return StagedFile(f.file_id, fmt, None, 0, error_rule="format_not_expected_here",
                           error=f"a {fmt} file in the {f.kind}/ folder; expected "
                                 f"{' or '.join(FORMATS_BY_KIND[f.kind])}")
-    if df.height == 0 and not (fmt == "redcap" and any(p.row_number is None for p in problems)):
-        # (a REDCap export whose fields were all dropped is staged empty, with its file-level
-        # problems: fields the trial does not collect, or trial fields in another form)
+    if df.height == 0 and not problems:
+        # (a file whose rows the reader all refused is staged empty with their problems, e.g.
+        # REDCap rows without a record id; so is a REDCap export whose fields were all
+        # dropped, with its file-level problems: fields the trial does not collect, ...)
         return StagedFile(f.file_id, fmt, None, 0, error_rule="header_only",
                           error="the file has a header but no data rows")
     if fmt == "redcap":

@@ -29,6 +29,10 @@ class RecordKey:
     # a later export of the same kind that lacks a key an earlier export had is a warning
     # query (a record deleted at the site?). Not for CGM: device exports cover periods.
     check_missing: bool = True
+    # two current records of a participant with equal values under different keys from
+    # different exports are a warning (one record filed again under another REDCap event or
+    # instance): for repeating REDCap forms, whose key the site's project can change
+    check_duplicates: bool = False
 
 
 REDCAP_REPEATING = ("participant_id", "event_name", "instance")
@@ -39,10 +43,10 @@ CORE_KEYS: dict[str, RecordKey] = {
     "cgm_readings": RecordKey(("participant_id", "device", "timestamp_utc"),
                               ("site_id", "interval_min", "timestamp_local", "glucose_original",
                                "unit_original"), check_missing=False),
-    "she_events": RecordKey(REDCAP_REPEATING),
-    "insulin_diary": RecordKey(REDCAP_REPEATING),
-    "adverse_events": RecordKey(REDCAP_REPEATING),
-    "concomitant_medications": RecordKey(REDCAP_REPEATING),
+    "she_events": RecordKey(REDCAP_REPEATING, check_duplicates=True),
+    "insulin_diary": RecordKey(REDCAP_REPEATING, check_duplicates=True),
+    "adverse_events": RecordKey(REDCAP_REPEATING, check_duplicates=True),
+    "concomitant_medications": RecordKey(REDCAP_REPEATING, check_duplicates=True),
     "disposition": RecordKey(("participant_id",)),
     "lab_results": RecordKey(("participant_id", "visit", "collection_date", "analyte",
                               "accession_key"), ("accession", "value_original", "unit_original")),

@@ -129,3 +129,49 @@ def test_overlapping_exports_of_a_receiver_left_on_summer_time_agree_on_every_re
     # 14 days x 288 readings a day, each counted once
     assert con.sql("SELECT count(*) FROM core.cgm_readings "
                    "WHERE record_status = 'current'").fetchall()[0][0] == 14 * 288
+
+
+
+def test_a_receiver_set_back_a_week_late_keeps_each_reading_at_one_utc_in_every_export():
+    """A Berlin receiver left on summer time after the site's fall-back (27 Oct) until the user
+    set it back on 2 Nov (09:00 UTC): readings 5 minutes apart, the receiver's local time and
+    transmitter time as a G6 writes them. Exports A (20 Oct - 3 Nov, local dates) and B (28 Oct
+    - 9 Nov) both hold the hour the clock repeated; each reading must get one UTC time. (The
+    week the receiver ran an hour ahead of the site cannot be placed right from the site's
+    zone; what matters is that both exports place it alike.)"""
+    t0, fix = dt.datetime(2024, 10, 19, 22, 0, 17), dt.datetime(2024, 11, 2, 9, 0)
+    readings = []  # (local text, value, transmitter time); a G6 reads every 5 min +- seconds
+    for i in range(12 * 24 * 22):
+        u = t0 + dt.timedelta(minutes=5 * i, seconds=(i * i * 31 + i // 12) % 4)
+        local = u + dt.timedelta(hours=2 if u < fix else 1)
+        readings.append((local.strftime("%Y-%m-%dT%H:%M:%S"), str(60 + i % 300), 10_000 + 300 * i))
+    readings.sort()
+    files = {"fa00000000000001": ("2024-10-20", "2024-11-04", "2024-11-04"),
+             "fb00000000000002": ("2024-10-28", "2024-11-10", "2024-11-10")}
+    con = duckdb.connect()
+    for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
+        run_sql(con, name)
+    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
+                                                 for s in SITES]))
+    for fid, (a, b, received) in files.items():
+        rows = [r for r in readings if a <= r[0] < b]
+        con.execute("INSERT INTO audit.files VALUES (?, ?, 'DE01', 'cgm', ?, 'DE01-001', 1, ?, "
+                    "'dexcom_clarity', 'r')", [fid, fid, f"DE01/cgm/DE01-001__{fid}.csv",
+                                               dt.datetime.fromisoformat(received)])
+        con.register("_raw", pl.DataFrame({
+            "file_id": fid, "row_number": list(range(2, len(rows) + 2)),
+            "timestamp": [r[0] for r in rows], "event_type": "EGV",
+            "glucose_value": [r[1] for r in rows], "glucose_unit": "mg/dL",
+            "transmitter_time": [str(r[2]) for r in rows]}).to_arrow())
+        con.execute("INSERT INTO raw.dexcom_clarity BY NAME SELECT * FROM _raw")
+        con.unregister("_raw")
+    run_sql(con, "core/03_cgm_readings.sql")
+    run_sql(con, "resolve/00_cgm_status_column.sql")
+    run_sql(con, "resolve/01_cgm_overlaps.sql")
+    # the same reading (local time and value) in both exports: one UTC time
+    assert con.sql("SELECT count(*) FROM core.cgm_readings AS a JOIN core.cgm_readings AS b "
+                   "USING (timestamp_local, glucose_original) WHERE a.source_file_id < "
+                   "b.source_file_id AND a.timestamp_utc <> b.timestamp_utc").fetchall() == [(0,)]
+    # and a re-export never looks like a correction of the first: no value is superseded
+    assert con.sql("SELECT count(*) FROM core.cgm_readings WHERE record_status = 'superseded'"
+                   ).fetchall() == [(0,)]

@@ -263,7 +263,7 @@ def test_an_excel_resaved_clarity_export_is_one_file_query(one_site, tmp_path):
 
 def _quality_db() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    for name in ("schemas.sql", "audit/tables.sql", "quality/tables.sql"):
+    for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
     for t in CORE_MODELS:
         con.execute(f"CREATE TABLE core.{t} (source_file_id VARCHAR, source_row BIGINT)")

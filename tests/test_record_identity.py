@@ -34,8 +34,8 @@ def warehouse(files: list[tuple[str, str, str, dt.datetime]]) -> duckdb.DuckDBPy
     return con
 
 
-def ae_rows(file_id: str, records: list[tuple[str, int, str, str]], extra: dict | None = None
-            ) -> pl.DataFrame:
+def ae_rows(file_id: str, records: list[tuple[str, int, str, str]], extra: dict | None = None,
+            event: str = "follow_up_arm_1") -> pl.DataFrame:
     """raw.redcap rows of an adverse-event export: (record, instance, term, serious)."""
     rows = []
     for line, (rec, inst, term, serious) in enumerate(records, start=2):
@@ -43,7 +43,7 @@ def ae_rows(file_id: str, records: list[tuple[str, int, str, str]], extra: dict 
                   "ae_onset_date": "2024-05-01", "ae_serious": serious, "ae_grade": "3",
                   "ae_outcome": "1", **(extra or {})}
         rows += [{"file_id": file_id, "row_number": line, "form": "adverse_events",
-                  "record_id": rec, "redcap_event_name": "follow_up_arm_1",
+                  "record_id": rec, "redcap_event_name": event,
                   "redcap_repeat_instrument": "adverse_events",
                   "redcap_repeat_instance": str(inst), "form_complete": "2", "field": k,
                   "value": v} for k, v in fields.items()]
@@ -269,3 +269,62 @@ def test_a_set_aside_correction_leaves_the_older_value_counted_and_says_so(tmp_p
                          "JOIN audit.files AS f ON f.file_id = i.source_file_id "
                          "WHERE i.rule = 'older_value_in_use'").fetchall()
     assert warned == [("US01/edc/IsletTrial_DATA_week2.csv", "warning", "1 record(s)")]
+
+
+def test_a_lab_resend_that_reformats_accession_or_date_is_the_same_result():
+    # week 2: Excel stripped the accession's leading zeros and the date's zero padding
+    con = warehouse([(F1, "US01", "US01/lab/results.csv", DAY1),
+                     (F2, "US01", "US01/lab/results_resend.csv", DAY8)])
+    load_raw(con, "central_lab", lab(F1, [("US01-001", "day_90", "2023-10-01", "HBA1C", "6.1",
+                                           "%")], accession=["0012345"]))
+    load_raw(con, "central_lab", lab(F2, [("US01-001", "day_90", "2023-10-1", "HBA1C", "6.1",
+                                           "%")], accession=["12345"]))
+    build_core(con)
+    assert statuses(con, "lab_results") == [(F1, 2, "overlap"), (F2, 2, "current")]
+
+
+def test_two_specimens_resent_without_accessions_cannot_be_told_apart():
+    # week 1: two ANC specimens of one day with their accessions; week 2 drops the column
+    con = warehouse([(F1, "US01", "US01/lab/results.csv", DAY1),
+                     (F2, "US01", "US01/lab/results_resend.csv", DAY8)])
+    rows = [("US01-001", "day_90", "2024-06-01", "ANC", "3100", "cells/mm3"),
+            ("US01-001", "day_90", "2024-06-01", "ANC", "2900", "cells/mm3")]
+    load_raw(con, "central_lab", lab(F1, rows, accession=["A-17", "A-19"]))
+    load_raw(con, "central_lab", lab(F2, rows))
+    build_core(con)
+    conflicts = _select_text(con, keyed_sql("quality/key_conflicts_in_file.sql", "lab_results"))
+    # week 2's two rows are one record to it with two values: a conflict there, not in week 1
+    assert sorted(conflicts.select("source_file_id", "source_row").rows()) == [(F2, 2), (F2, 3)]
+    assert con.sql("SELECT accession_key FROM core.lab_results WHERE source_file_id = ? "
+                   "ORDER BY source_row", params=[F1]).fetchall() == [("A-17",), ("A-19",)]
+
+
+def test_the_same_event_filed_under_a_renamed_event_is_a_query_not_a_silent_double():
+    # week 2: the site renamed the event in REDCap; the key differs, the values do not
+    con = warehouse([(F1, "US01", "US01/edc/adverse_events_w1.csv", DAY1),
+                     (F2, "US01", "US01/edc/adverse_events_w2.csv", DAY8)])
+    load_raw(con, "redcap", ae_rows(F1, [("US01-001", 1, "Neutropenia", "1")]))
+    load_raw(con, "redcap", ae_rows(F2, [("US01-001", 1, "Neutropenia", "1")],
+                                    event="week_4_arm_1"))
+    build_core(con)
+    dup = _select_text(con, keyed_sql("quality/possible_duplicate_records.sql",
+                                      "adverse_events"))
+    assert sorted(dup.select("source_file_id", "rule", "severity").rows()) == [
+        (F1, "possible_duplicate_record", "warning"),
+        (F2, "possible_duplicate_record", "warning")]
+
+
+def test_a_correction_of_a_few_results_is_not_a_full_export():
+    # week 2 re-sends 1 of week 1's 4 results, corrected: the other 3 are not "missing"
+    con = warehouse([(F1, "US01", "US01/lab/batch.csv", DAY1),
+                     (F2, "US01", "US01/lab/batch_correction.csv", DAY8)])
+    rows = [("US01-001", "day_90", "2024-06-01", t, v, u) for t, v, u in
+            [("HBA1C", "6.4", "%"), ("ANC", "3100", "cells/mm3"),
+             ("CPEP_FAST", "410", "pmol/L"), ("CPEP_STIM", "980", "pmol/L")]]
+    load_raw(con, "central_lab", lab(F1, rows))
+    load_raw(con, "central_lab", lab(F2, [rows[0][:4] + ("6.2", "%")]))
+    build_core(con)
+    assert _select_text(con, keyed_sql("quality/missing_from_later_export.sql",
+                                       "lab_results")).height == 0
+    assert [s for *_, s in statuses(con, "lab_results")] == [
+        "superseded", "current", "current", "current", "current"]

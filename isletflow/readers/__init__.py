@@ -7,7 +7,9 @@ not take (a row cut off at the end of a truncated file), for quarantine.
 """
 
 from isletflow.readers.detect import FORMATS, UnknownFormatError, detect_format, read_export
-from isletflow.readers.text import ExportEncodingError, ExportLayoutError, RowProblem
+from isletflow.readers.text import (ExportEncodingError, ExportLayoutError, MalformedCsvError,
+                                    ReadError, RowProblem, read_error_message)
 
-__all__ = ["FORMATS", "ExportEncodingError", "ExportLayoutError", "RowProblem",
-           "UnknownFormatError", "detect_format", "read_export"]
+__all__ = ["FORMATS", "ExportEncodingError", "ExportLayoutError", "MalformedCsvError",
+           "ReadError", "RowProblem", "UnknownFormatError", "detect_format", "read_error_message",
+           "read_export"]

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+from isletflow.readers.text import ReadError
+
 # The export types read inside an archive (and, in cgm/, as plain files).
 EXPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 COMPRESSED_SUFFIXES = (".gz", ".zip")
@@ -30,7 +32,7 @@ COMPRESSED_SUFFIXES = (".gz", ".zip")
 MAX_UNPACKED_BYTES = 1 << 30
 
 
-class ArchiveError(ValueError):
+class ArchiveError(ReadError):
     """A compressed export that cannot be read as exactly one export."""
 
 

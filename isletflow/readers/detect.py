@@ -13,11 +13,11 @@ from isletflow.readers.clarity import is_clarity_header, read_clarity
 from isletflow.readers.libreview import LIBRE, is_libre_header, libre_like_header, read_libreview
 from isletflow.readers.redcap import header_cells, is_redcap_header, read_redcap
 from isletflow.readers.redcap_dictionary import is_dictionary_header, read_redcap_dictionary
-from isletflow.readers.text import (ExportEncodingError, RowProblem, find_header, head_text,
-                                    shape, sniff_delimiter, split_line, split_lines)
+from isletflow.readers.text import (ExportEncodingError, ReadError, RowProblem, find_header,
+                                    head_text, shape, sniff_delimiter, split_line, split_lines)
 
 
-class UnknownFormatError(ValueError):
+class UnknownFormatError(ReadError):
     """The file matches none of the known export formats."""
 
 

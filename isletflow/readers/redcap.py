@@ -73,6 +73,7 @@ RAW_COLUMNS = ["row_number", "form", *ID_COLUMNS, "form_complete", "field", "val
 STATUS_SUFFIX = "_complete"
 STATUS_VALUES = ("0", "1", "2")  # incomplete, unverified, complete (empty: not in the event)
 NOT_COLLECTED = "not a field the trial collects"
+LOOKS_PERSONAL = "values look like e-mail addresses or phone numbers"  # _looks_personal
 # A value a value problem shows as exported: a plain number (at most 6 digits before its
 # decimal point: longer digit strings may be record or phone numbers), or a date, time or
 # date-time written with digits and separators only. Any other value is shown by its shape.
@@ -250,9 +251,9 @@ def read_redcap_export(path: Path, dictionary: Path | RedcapDictionary | None = 
     df = df.filter(pl.col(rid).is_not_null())
     form_of, status_of, dropped, misplaced = _layout(path, columns, dic, df, trial_fields)
     for c in _looks_personal(df, [c for c in form_of if c not in dropped]):
-        dropped[c] = "values look like e-mail addresses or phone numbers"
+        dropped[c] = LOOKS_PERSONAL
     if trial_fields is not None and df.height:  # a header-only export drops no value
-        problems += _trial_problems(dropped, misplaced, dic)
+        problems += _trial_problems(dropped, misplaced, dic, trial_fields)
     df = df.rename({rid: "record_id"}).with_columns(
         pl.lit(None, pl.String).alias(c) for c in SYSTEM_COLUMNS if c not in columns)
     repeat = pl.col("redcap_repeat_instrument")
@@ -388,8 +389,26 @@ def _layout(path: Path, columns: list[str], dic: RedcapDictionary | None, df: pl
     return form_of, status_of, dropped, misplaced
 
 
+# Why a trial field was dropped as personal data (``personal_data_reason``, ``_looks_personal``)
+# -> what the site should change so that the trial gets it.
+_DROPPED_TRIAL_FIELD = {
+    "identifier in the dictionary": (
+        "is flagged as an identifier (Identifier? = y) in the site's data dictionary",
+        "unflag it"),
+    PERSONAL_FIELD_TYPES["notes"]: (
+        "is a free-text notes field in the site's data dictionary",
+        "make it a text field (free text is never loaded)"),
+    PERSONAL_FIELD_TYPES["file"]: (
+        "is a file upload field in the site's data dictionary", "make it the trial's field type"),
+    LOOKS_PERSONAL: (
+        "has a value that looks like an e-mail address or a phone number",
+        "correct the value (contact details are never loaded)"),
+}
+
+
 def _trial_problems(dropped: dict[str, str], misplaced: dict[str, tuple[str, str]],
-                    dic: RedcapDictionary | None) -> list[RowProblem]:
+                    dic: RedcapDictionary | None,
+                    trial_fields: Mapping[str, Sequence[str]]) -> list[RowProblem]:
     """The file-level problems (``row_number`` None) of an export read with the trial's fields,
     names only, never values:
 
@@ -397,9 +416,14 @@ def _trial_problems(dropped: dict[str, str], misplaced: dict[str, tuple[str, str
       read and form expected: the trial's fields that the position rule put in the form
       whose ``_complete`` column comes next (the export lacks their own form's status column),
       or that the site's data dictionary puts in another form;
-    * ``redcap_fields_not_collected`` (a warning: the rest of the file is loaded), one for
-      the file: the fields not loaded because the trial does not collect them or they are
-      personal data (a checkbox field named once; REDCap's own ``redcap_*`` columns aside).
+    * ``redcap_trial_field_dropped`` (a warning: its rows are loaded without it, e.g. a
+      medication without its stop date looks ongoing), one per trial field (a checkbox field
+      named once) dropped as personal data: flagged ``Identifier?`` or a notes or file field
+      in the site's dictionary, a contact-detail validation, or a value that looks like an
+      e-mail address or phone number (``_DROPPED_TRIAL_FIELD``: the reason and what to ask);
+    * ``redcap_fields_not_collected`` (info: nothing to ask the site), one for the file: the
+      other fields not loaded, which the trial does not collect (some as personal data too;
+      a checkbox field named once; REDCap's own ``redcap_*`` columns aside).
     """
     problems = []
     groups: dict[tuple[str, str, bool], list[str]] = {}
@@ -417,8 +441,22 @@ def _trial_problems(dropped: dict[str, str], misplaced: dict[str, tuple[str, str
                    "Export with the form status columns")
         problems.append(RowProblem(None, "redcap_field_in_wrong_form", None,
                                    f"{why}; these fields are not loaded"))
-    fields = list(dict.fromkeys(c.rpartition("___")[0] if "___" in c else c for c in dropped
-                                if c not in misplaced and not c.startswith("redcap_")))
+    wanted = {f for fields in trial_fields.values() for f in fields}
+    base = {c: c.rpartition("___")[0] if "___" in c else c for c in dropped}
+    named: dict[str, str] = {}
+    for c, why in dropped.items():
+        if c not in misplaced and why != NOT_COLLECTED and base[c] in wanted:
+            named.setdefault(base[c], why)  # a checkbox field's choice columns: named once
+    for field, why in named.items():
+        what, ask = _DROPPED_TRIAL_FIELD.get(why, (f"is dropped as personal data ({why})",
+                                                   "change it so that it holds none"))
+        problems.append(RowProblem(
+            None, "redcap_trial_field_dropped", None,
+            f"the trial's field {field} {what}, so it was not loaded, its values not stored; "
+            f"the trial needs it: ask the site to {ask}", field))
+    fields = list(dict.fromkeys(base[c] for c in dropped
+                                if c not in misplaced and not c.startswith("redcap_")
+                                and (base[c] not in wanted or dropped[c] == NOT_COLLECTED)))
     if fields:
         shown = ", ".join(fields[:20]) + (f" and {len(fields) - 20} more" if len(fields) > 20
                                           else "")

@@ -28,12 +28,73 @@ MAX_PREAMBLE = 3     # lines a header may stand below the top of the file
 DELIMITERS = ",;\t"
 
 
-class ExportEncodingError(ValueError):
+class ReadError(ValueError):
+    """An export (or a request to read one) that isletflow refuses, with a message it wrote
+    itself: the problem, the file name, header names and line numbers, never a value of a row.
+    Any other exception met while reading is shown by its type only (``read_error_message``)."""
+
+
+class ExportEncodingError(ReadError):
     """The bytes of the file are not in an encoding this export format is sent in."""
 
 
-class ExportLayoutError(ValueError):
+class ExportLayoutError(ReadError):
     """The header lacks a column the format requires, or has one it does not know."""
+
+
+class MalformedCsvError(ReadError):
+    """The CSV cannot be split into records (a quote not closed, ...): ``malformed_csv``."""
+
+
+def read_error_message(err: Exception) -> str:
+    """What to say about ``err``, met while reading an export, in a log, a query or on the
+    screen: the message of isletflow's own ``ReadError``; for any other exception (polars',
+    DuckDB's, Python's: their text can quote the file's content, e.g. a patient's name in a
+    broken field) only its type, never its text."""
+    if isinstance(err, ReadError):
+        return str(err)
+    return (f"the file could not be read ({type(err).__name__} in the reader; its message "
+            "is not shown, as it may quote the file's content)")
+
+
+# Python csv's errors (strict mode) -> what they mean, in words that quote nothing.
+_CSV_ERRORS = (("unexpected end of data", "a quoted field is not closed"),
+               ("expected after", "a closing quote is followed by more text in the same field"),
+               ("field larger than field limit", "a field is longer than 131,072 characters "
+                                                 "(a quote not closed?)"),
+               ("NUL", "a NUL byte"))
+
+
+def malformed_csv(data: bytes, sep: str, first_line_no: int,
+                  n_fields: int | None = None) -> MalformedCsvError:
+    """The error for CSV text that polars could not split into records: ``data`` is UTF-8 text
+    from line ``first_line_no`` of the file on (the header line or the first data line),
+    parsed again with Python's ``csv`` module in strict mode (a quote must be closed, and be
+    followed by the delimiter or the line end) to find the first bad record and the line it
+    starts on (``csv.reader.line_num``: lines read so far). With ``n_fields`` (the header's
+    width, where polars refuses longer rows), a record with more fields is bad too. The
+    message names the problem and the line, never the record's text (a patient's name in an
+    unclosed note: "malformed CSV: a quoted field is not closed, in the record from line 3")."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""),
+                        delimiter=sep, strict=True)
+    start = first_line_no
+    why = None
+    try:
+        for row in reader:
+            if n_fields is not None and len(row) > n_fields:
+                why = f"a record has {len(row)} fields, more than the header's {n_fields}"
+                break
+            start = first_line_no + reader.line_num
+    except csv.Error as err:
+        why = next((w for key, w in _CSV_ERRORS if key in str(err)),
+                   "a record cannot be split into fields")
+    if why is None:
+        return MalformedCsvError("malformed CSV: the records cannot be split into fields (the "
+                                 "bad line was not found); the file is not loaded: ask the "
+                                 "site for the export as the system wrote it")
+    return MalformedCsvError(f"malformed CSV: {why}, in the record from line {start}; the "
+                             "file is not loaded: ask the site for the export as the system "
+                             "wrote it")
 
 
 @dataclass(frozen=True)
@@ -384,9 +445,13 @@ def read_csv_text(data: bytes, sep: str, header_line: int = 1
     header = data[_line_starts(data, header_line):header_end].rstrip(b"\r").decode("utf-8")
     data, problems = _cut_truncated_last_row(
         data, sep, header_end, complete_fields(next(csv.reader([header], delimiter=sep), [])))
-    df = pl.read_csv(data, separator=sep, infer_schema=False, skip_lines=header_line - 1,
-                     row_index_name="row_number", row_index_offset=header_line + 1,
-                     quote_char='"')
+    try:
+        df = pl.read_csv(data, separator=sep, infer_schema=False, skip_lines=header_line - 1,
+                         row_index_name="row_number", row_index_offset=header_line + 1,
+                         quote_char='"')
+    except pl.exceptions.PolarsError:  # its text quotes the bad field: never passed on
+        raise malformed_csv(data[_line_starts(data, header_line):], sep, header_line,
+                            len(next(csv.reader([header], delimiter=sep), []))) from None
     lines = _record_lines(data, header_end + 1, sep, header_line + 1, df.height)
     if lines is not None:
         df = df.with_columns(row_number=pl.Series(lines))
@@ -414,10 +479,13 @@ def read_delimited(data: bytes, layout: TextLayout, keep: Mapping[int, str],
     n = len(layout.header)
     names = [f"c{i}" for i in range(n + 1)]  # plain names; one spare for extra fields
     text = b"".join([sep.join(names).encode(), memoryview(data)[end:]])  # header replaced
-    df = pl.read_csv(text, separator=sep,
-                     infer_schema=False, columns=[names[i] for i in keep] + [names[n]],
-                     row_index_name="row_number", row_index_offset=layout.header_line + 1,
-                     quote_char='"', truncate_ragged_lines=True, raise_if_empty=False)
+    try:
+        df = pl.read_csv(text, separator=sep,
+                         infer_schema=False, columns=[names[i] for i in keep] + [names[n]],
+                         row_index_name="row_number", row_index_offset=layout.header_line + 1,
+                         quote_char='"', truncate_ragged_lines=True, raise_if_empty=False)
+    except pl.exceptions.PolarsError:  # its text quotes the bad field: never passed on
+        raise malformed_csv(data[end + 1:], sep, layout.header_line + 1) from None
     lines = _record_lines(data, end + 1, sep, layout.header_line + 1, df.height)
     if lines is not None:
         df = df.with_columns(row_number=pl.Series(lines))

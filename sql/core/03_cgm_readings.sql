@@ -84,12 +84,6 @@ WITH clarity AS (
     FROM readings AS r
     LEFT JOIN offsets AS o
            ON o.timezone = r.timezone AND o.h = date_trunc('hour', r.timestamp_local)
-), minutes AS (
-    -- readings per file, device-clock minute and site offset (n: outside a repeated hour)
-    SELECT file_id, clock_minute, shift_later,
-           count(*) FILTER (WHERE shift_earlier = shift_later) AS n
-    FROM zoned WHERE clock_minute IS NOT NULL AND shift_later IS NOT NULL
-    GROUP BY ALL
 ), chained AS (
     -- settings of the device clock: a file's distinct clock minutes chained within 10 min
     SELECT file_id, clock_minute,
@@ -97,38 +91,64 @@ WITH clarity AS (
     FROM (SELECT file_id, clock_minute,
                  coalesce(clock_minute - lag(clock_minute) OVER (
                      PARTITION BY file_id ORDER BY clock_minute) > 10, true)::INT AS new_setting
-          FROM (SELECT DISTINCT file_id, clock_minute FROM minutes))
-), settings AS (
-    -- a setting spans minutes of clock drift; one that spans over an hour is no clock (a
-    -- de-identified export repeating one transmitter time chains its wall-clock minutes).
-    -- Its offset: the one most of its readings have outside a repeated hour (a tie: the larger
-    -- offset, i.e. the later instant).
-    SELECT file_id, setting, max(clock_minute) - min(clock_minute) <= 60 AS usable,
-           arg_max(shift_later, (n, shift_later)) FILTER (WHERE n > 0) AS shift
-    FROM (SELECT c.file_id, c.setting, c.clock_minute, m.shift_later,
-                 sum(m.n) OVER (PARTITION BY c.file_id, c.setting, m.shift_later) AS n
-          FROM chained AS c JOIN minutes AS m USING (file_id, clock_minute))
-    GROUP BY file_id, setting
+          FROM (SELECT DISTINCT file_id, clock_minute FROM zoned
+                WHERE clock_minute IS NOT NULL AND shift_later IS NOT NULL))
 ), clock AS (
-    SELECT c.file_id, c.clock_minute, c.setting, s.shift
-    FROM chained AS c JOIN settings AS s USING (file_id, setting)
-    WHERE s.usable
+    -- a setting spans minutes of clock drift; one that spans over an hour is no clock (a
+    -- de-identified export repeating one transmitter time chains its wall-clock minutes)
+    SELECT file_id, clock_minute, setting
+    FROM chained
+    WINDOW s AS (PARTITION BY file_id, setting)
+    QUALIFY max(clock_minute) OVER s - min(clock_minute) OVER s <= 60
 ), spans AS (
-    -- the local times each usable setting of a file's device clock covers
-    SELECT z.file_id, z.device, k.setting, min(z.timestamp_local) AS lo,
-           max(z.timestamp_local) AS hi
+    -- per setting: the local times it covers, widened by the chaining tolerance (a reading a
+    -- few seconds past the other pass's last one is still inside); when it began (transmitter
+    -- time); its clock (median local time minus transmitter time, seconds)
+    SELECT z.file_id, z.device, k.setting,
+           min(z.timestamp_local) - INTERVAL 10 MINUTE AS lo,
+           max(z.timestamp_local) + INTERVAL 10 MINUTE AS hi,
+           min(z.transmitter_time) AS first_tt,
+           median(epoch(z.timestamp_local)::BIGINT - z.transmitter_time) AS clock_sec
     FROM zoned AS z JOIN clock AS k USING (file_id, clock_minute)
     GROUP BY ALL
+), pairs AS (
+    -- two settings whose local times overlap: the device's clock was set back over them;
+    -- delta = how far the earlier setting's clock was ahead of the later one's
+    SELECT e.file_id, e.device, e.setting AS early, l.setting AS late, l.first_tt AS late_tt,
+           greatest(e.lo, l.lo) AS lo, least(e.hi, l.hi) AS hi,
+           to_minutes(round((e.clock_sec - l.clock_sec) / 60)::BIGINT) AS delta
+    FROM spans AS e
+    JOIN spans AS l ON l.file_id = e.file_id AND l.device = e.device AND e.first_tt < l.first_tt
+    WHERE e.lo <= l.hi AND l.lo <= e.hi
+), late_offset AS (
+    -- the later setting's UTC offset: the site zone's (the later instant of a repeated hour)
+    -- that most of its readings in the overlap have (a tie: the larger)
+    SELECT file_id, device, early, late, arg_max(shift_later, (n, shift_later)) AS shift
+    FROM (SELECT p.file_id, p.device, p.early, p.late, z.shift_later, count(*) AS n
+          FROM pairs AS p
+          JOIN clock AS k ON k.file_id = p.file_id AND k.setting = p.late
+          JOIN zoned AS z ON z.file_id = k.file_id AND z.clock_minute = k.clock_minute
+                         AND z.device = p.device
+          WHERE z.timestamp_local BETWEEN p.lo AND p.hi
+          GROUP BY ALL)
+    GROUP BY ALL
 ), contested AS (
-    -- readings whose local time another setting of the same file covers too: the device's
-    -- clock was set back over them (its daylight-saving change, travel). Only these take their
-    -- setting's offset; every other reading keeps its own site-zone offset, so a reading gets
-    -- the same UTC time in every export that carries it (overlapping exports never disagree).
-    SELECT DISTINCT z.file_id, z.device, z.row_number, k.shift
+    -- readings of either setting in the overlap: the later setting's readings take its
+    -- shift (UTC minus local time), the earlier setting's that shift minus the clocks'
+    -- difference (its clock was ahead by delta); so the two series
+    -- are told apart by the device's own clock and each reading keeps its place 5 minutes
+    -- from its neighbours. Several overlaps: the one with the latest later setting decides.
+    SELECT z.file_id, z.device, z.row_number,
+           arg_max(CASE WHEN k.setting = p.late THEN o.shift ELSE o.shift - p.delta END,
+                   p.late_tt) AS shift
     FROM zoned AS z JOIN clock AS k USING (file_id, clock_minute)
-    JOIN spans AS s
-      ON s.file_id = z.file_id AND s.device = z.device AND s.setting <> k.setting
-     AND z.timestamp_local BETWEEN s.lo AND s.hi
+    JOIN pairs AS p
+      ON p.file_id = z.file_id AND p.device = z.device AND k.setting IN (p.early, p.late)
+     AND z.timestamp_local BETWEEN p.lo AND p.hi
+    JOIN late_offset AS o
+      ON o.file_id = p.file_id AND o.device = p.device AND o.early = p.early
+     AND o.late = p.late
+    GROUP BY z.file_id, z.device, z.row_number
 ), timed AS (
     -- outside a repeated hour: no order needed
     SELECT z.*, x.shift AS clock_shift, false AS clock_went_back
@@ -139,7 +159,7 @@ WITH clarity AS (
     -- in a repeated hour: has the device's clock gone back yet? (device clock, else file order)
     SELECT z.*, x.shift AS clock_shift,
            coalesce(z.timestamp_local <= max(z.timestamp_local) OVER (
-               PARTITION BY z.file_id, z.device
+               PARTITION BY z.file_id
                ORDER BY CASE WHEN c.clock_minute IS NOT NULL THEN z.transmitter_time END,
                         z.row_number
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS clock_went_back

@@ -1,8 +1,9 @@
 -- A later export that lacks a record an earlier export of the same site had: a warning query
 -- (was the record deleted at the site?), never a silent drop: the record stays current from
 -- the file that last sent it. A later file counts as a re-export of an earlier one only when
--- the two share at least one record (a file with only new records is an addendum, not a full
--- export). Compared with the latest file of the site that sent rows of core.{table}.
+-- it holds at least half of the earlier one's records (an addendum of new records, or a
+-- correction of a few, is not a full export). Compared with the latest file of the site that
+-- sent rows of core.{table}.
 -- {table} and {key} come from schemas.keys.CORE_KEYS. Needs record_status (sql/resolve/).
 WITH rows AS (
     SELECT t.source_file_id, t.source_row, t.record_status, t.record_key,
@@ -16,12 +17,20 @@ WITH rows AS (
     QUALIFY row_number() OVER (PARTITION BY site_id ORDER BY received_at DESC, rel_path DESC) = 1
 ), keys AS (
     SELECT DISTINCT source_file_id, record_key FROM rows
+), latest_keys AS (
+    SELECT l.site_id, k.record_key
+    FROM keys AS k JOIN latest AS l ON l.latest_file = k.source_file_id
 ), reexported AS (
-    -- earlier files that the site's latest file re-exports (they share a record)
-    SELECT DISTINCT a.source_file_id
-    FROM keys AS a JOIN keys AS b USING (record_key) JOIN latest AS l
-      ON l.latest_file = b.source_file_id
-    WHERE a.source_file_id <> b.source_file_id
+    -- earlier files that the site's latest file re-exports: it holds at least half of their
+    -- records (a correction of a few records, or an addendum of new ones, is not a re-export)
+    SELECT k.source_file_id
+    FROM keys AS k
+    JOIN (SELECT DISTINCT source_file_id, site_id FROM rows) AS fs USING (source_file_id)
+    JOIN latest AS l USING (site_id)
+    LEFT JOIN latest_keys AS lk ON lk.site_id = fs.site_id AND lk.record_key = k.record_key
+    WHERE k.source_file_id <> l.latest_file
+    GROUP BY k.source_file_id
+    HAVING count(lk.record_key) >= 0.5 * count(*)
 )
 SELECT '{table}' AS table_name, r.source_file_id, r.source_row,
        'missing_from_later_export' AS rule, 'warning' AS severity, '{key_names}' AS column_name,
