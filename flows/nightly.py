@@ -15,7 +15,8 @@ from isletflow.runs import journal, remove_stale_builds, run_lock
 from isletflow.staging import dictionary_for, site_dictionaries
 from tasks.landing import discover_files, stage_file
 from tasks.artifacts import previous_summary, run_artifacts
-from tasks.warehouse import build_core, compute_endpoints, publish, validate_core
+from tasks.warehouse import (build_core, compute_endpoints, files_not_loaded, publish,
+                             validate_core)
 
 
 @flow(name="nightly", log_prints=False)
@@ -82,7 +83,7 @@ def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
         "run_id": run.run_id, "warehouse": str(cfg.warehouse), "files": len(files),
         "files_cached": sum(s.cached for s in staged),
         "files_unreadable": sum(1 for s in staged if s.error),
-        "files_not_loaded": len(problems) + sum(1 for s in staged if s.error),
+        "files_not_loaded": files_not_loaded(cfg.warehouse),
         "rows_quarantined": quarantined, "endpoint_rows": endpoint_rows, "table_rows": counts,
     }
     summary["endpoint_values_changed"] = run_artifacts(summary, cfg.warehouse, previous,

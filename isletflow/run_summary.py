@@ -50,6 +50,15 @@ def endpoint_summary(warehouse: Path) -> pl.DataFrame | None:
         return None
 
 
+def files_not_loaded(warehouse: Path) -> int:
+    """Files of the published warehouse that did not load, as its table by site counts them
+    (quality/quarantine_by_site.sql: landing problems, unreadable files, files set aside
+    whole), so the run's summary, the artifact and the table say the same number."""
+    with connect(warehouse, read_only=True) as con:
+        return int(con.sql(sql_text("quality/quarantine_by_site.sql")).pl()
+                   ["files_not_loaded"].sum())
+
+
 def _cell(v: object) -> str:
     if v is None:
         return "–"

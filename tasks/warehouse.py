@@ -47,3 +47,11 @@ def publish(build: Path, cfg: PipelineConfig, run: b.RunInfo, n_files: int) -> d
     queries = b.write_site_queries(cfg.warehouse, cfg.quality_dir)
     get_run_logger().info("published %s; query listings written: %s", cfg.warehouse, queries)
     return counts
+
+
+@task(name="files-not-loaded", retries=2, retry_delay_seconds=2)
+def files_not_loaded(warehouse: Path) -> int:
+    """Files of the published warehouse that did not load (as its table by site counts them)."""
+    from isletflow.run_summary import files_not_loaded as count
+
+    return count(warehouse)

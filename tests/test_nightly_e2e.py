@@ -103,10 +103,12 @@ def test_every_planted_fault_is_reported_with_its_file_line_and_rule(small_trial
     assert sorted(reported, key=str) == sorted(planted, key=str)  # each found, nothing else
     assert all(sites[f] == f.split("/")[0] for f, _, _ in planted)  # traced to the sender
     # 6 CGM rows (2 impossible values, 1 future, 1 before enrolment, 2 conflicting) and
-    # 2 lab rows (HbA1c 40 %, unknown participant) were moved out of core; 6 files not loaded
+    # 2 lab rows (HbA1c 40 %, unknown participant) were moved out of core; 8 files not loaded
+    # (empty, unknown format, renamed column, header only, UTF-16, duplicate, and the CGM
+    # files of an unknown participant and from the wrong site): the faults of a whole file
     assert first["rows_quarantined"]["cgm_readings"] == 6
     assert first["rows_quarantined"]["lab_results"] == 2
-    assert first["files_not_loaded"] == 6
+    assert first["files_not_loaded"] == 8 == sum(f.row is None for f in manifest.planted_faults)
 
 
 def test_quarantined_rows_keep_their_values_and_leave_core(small_trial):
