@@ -221,12 +221,11 @@ def keyed_sql(name: str, table: str) -> str:
             .replace("{not_compared}", "".join(f", {c}" for c in key.not_compared)))
 
 
-def resolve_identity(con, tables: Sequence[str] = tuple(CORE_KEYS),
-                     preliminary: bool = False) -> None:
-    """Set ``record_status`` (current / overlap / superseded) of every row of the core
-    ``tables`` from their keys (sql/resolve/): the row from the file received last is current.
+def resolve_identity(con, preliminary: bool = False) -> None:
+    """Set ``record_status`` (current / overlap / superseded) of every row of every core table
+    from its key (sql/resolve/): the row from the file received last is current.
     ``preliminary`` (before validation): CGM readings only get the column, all 'current'."""
-    for table in tables:
+    for table in CORE_KEYS:
         if table in SPECIAL_RESOLUTION:
             column, ranking = SPECIAL_RESOLUTION[table]
             run_sql(con, column)
@@ -267,12 +266,12 @@ def _quarantine(con, issues: pl.DataFrame, moved: dict[str, int]) -> None:
 def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
     """Compute every endpoint table from the validated core tables (pure polars functions)."""
     with connect(build) as con:
-        core = {t: read_table(con, f"core.{t}", order_by="source_file_id, source_row")
-                for t in CORE_MODELS}
         # endpoints count each record once: its current row (schemas/keys.py); CGM readings
-        # keep their record_status for the metrics' own filter
-        core = {t: df if t == "cgm_readings" else
-                df.filter(pl.col("record_status") == "current").drop("record_status")
+        # keep their record_status column for the metrics' own filter
+        core = {t: read_table(con, f"core.{t}", order_by="source_file_id, source_row",
+                              where="record_status = 'current'")
+                for t in CORE_MODELS}
+        core = {t: df if t == "cgm_readings" else df.drop("record_status")
                 for t, df in core.items()}
         inf = core["infusions"]
         she = she_free(core["she_events"], inf)
@@ -282,10 +281,9 @@ def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
         primary = primary_endpoint(she, hba1c, inf)
         summary = participant_summary(core["participants"], inf, she, hba1c, cgm, insulin,
                                       primary, core["disposition"])
-        series = core["cgm_readings"].filter(
-            (pl.col("record_status") == "current") & (pl.col("device") != "libre_scan")
-        ).select("participant_id", "timestamp_local", "glucose_mg_dl", "interval_min",
-                 timestamp="timestamp_utc")
+        series = core["cgm_readings"].filter(pl.col("device") != "libre_scan").select(
+            "participant_id", "timestamp_local", "glucose_mg_dl", "interval_min",
+            timestamp="timestamp_utc")
         hypo = pl.concat([cgm_hypo_events(series, 70.0), cgm_hypo_events(series, 54.0)])
         cpep = c_peptide_by_visit(core["lab_results"], inf, VISIT_DAYS)
         tables = {"cgm_metrics": cgm, "she_free_d90_365": she, "hba1c": hba1c,

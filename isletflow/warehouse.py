@@ -49,12 +49,13 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def read_table(con: duckdb.DuckDBPyConnection, name: str,
-               order_by: str | None = None) -> pl.DataFrame:
-    """A whole table as a polars frame (``name`` = ``schema.table``), in ``order_by`` order
-    when given (floating-point sums depend on row order: a fixed order makes reruns
-    bit-identical)."""
+def read_table(con: duckdb.DuckDBPyConnection, name: str, order_by: str | None = None,
+               where: str | None = None) -> pl.DataFrame:
+    """A table as a polars frame (``name`` = ``schema.table``): the rows ``where`` keeps
+    (a fixed filter of the caller's, never user input), in ``order_by`` order when given
+    (floating-point sums depend on row order: a fixed order makes reruns bit-identical)."""
     rel = con.table(name)
+    rel = rel.filter(where) if where else rel
     return (rel.order(order_by) if order_by else rel).pl()
 
 
