@@ -68,19 +68,19 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
 
     import polars as pl
 
-    from isletflow.config import SITES
     from isletflow.endpoints.cgm_metrics import cgm_metrics
     from isletflow.landing import LandingFile, sha256_of
     from isletflow.staging import stage_export
-    from isletflow.warehouse import connect, run_sql, write_table
+    from isletflow.trial import load_trial
+    from isletflow.warehouse import connect, load_trial_rows, run_sql, write_table
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     con = connect(work / "bench.duckdb")  # the warehouse's own connection settings
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_trial_rows(con, load_trial(), "trial0000000000f")  # the sample trial's sites
+    run_sql(con, "core/00_sites.sql")
     staged: dict[str, list[str]] = {f: [] for f in CGM_FORMATS}
     audit, parts = [], []
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from pathlib import Path
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 
 from isletflow.build import RunInfo, build_path_for, run_environment
-from isletflow.config import PipelineConfig
+from isletflow.config import PROJECT_ROOT, PipelineConfig
 from isletflow.runs import journal, remove_stale_builds, run_lock
 from isletflow.staging import dictionary_for, site_dictionaries
 from tasks.landing import discover_files, stage_file
@@ -27,6 +28,7 @@ def nightly(
     sites: list[str] | None = None,
     full_refresh: bool = False,
     stage_dir: str | None = None,
+    trial: str = "trials/islet-101.toml",
 ) -> dict:
     """Load every site export under ``landing_dir`` into a new warehouse and publish it.
 
@@ -37,9 +39,12 @@ def nightly(
         sites: Only these sites (e.g. US01, DE01); empty means all.
         full_refresh: Parse every file again, even when its sha256 is already staged.
         stage_dir: Cache of parsed files; empty means stage/ next to the warehouse.
+        trial: Trial definition file (trials/<name>.toml): sites, visits, REDCap and lab
+            mappings, endpoint parameters. Checked first: a mistake fails the run before
+            anything is built, with every mistake listed.
     """
     cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh,
-                                     stage_dir)
+                                     stage_dir, _trial_path(trial))
     run = RunInfo(run_id=str(flow_run.id or uuid.uuid4()), flow_run_id=flow_run.id,
                   started_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
     log = get_run_logger()
@@ -49,7 +54,8 @@ def nightly(
             log.warning("removed the unfinished build of run %s (it was killed)", stale)
         journal(cfg.warehouse, run.run_id, "started", flow_run_id=run.flow_run_id,
                 as_of=as_of, sites=",".join(cfg.sites) if cfg.sites else None,
-                full_refresh=full_refresh, **run_environment())
+                full_refresh=full_refresh, trial_file_id=(cfg.trial.sha256 or "")[:16] or None,
+                **run_environment())
         try:
             summary = _night(cfg, run)
         except BaseException as err:
@@ -59,6 +65,13 @@ def nightly(
              "changed", run.run_id, summary["files"], sum(summary["rows_quarantined"].values()),
              summary["endpoint_values_changed"])
     return summary
+
+
+def _trial_path(trial: str) -> Path:
+    """A relative trial path is read from the working directory, else from the project (a
+    deployment's worker may run elsewhere)."""
+    p = Path(trial)
+    return p if p.is_absolute() or p.exists() else PROJECT_ROOT / p
 
 
 def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
@@ -73,7 +86,8 @@ def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
     build = build_path_for(cfg.warehouse, run.run_id)
     try:
         build_core(cfg, build, files, staged, problems, run)
-        quarantined = validate_core(build, cfg.reference_time or run.started_at, cfg.docs_dir,
+        quarantined = validate_core(build, cfg.reference_time or run.started_at, cfg.trial,
+                                    cfg.docs_dir,
                                     f"nightly-{run.started_at:%Y%m%dT%H%M%S}-{run.run_id[:8]}")
         endpoint_rows = compute_endpoints(build, cfg)
         counts = publish(build, cfg, run, len(files))

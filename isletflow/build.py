@@ -18,7 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-from isletflow.config import VISIT_DAYS, PipelineConfig
+from isletflow.config import PROJECT_ROOT, PipelineConfig
+from isletflow.readers.redcap_dictionary import RedcapDictionary
+from isletflow.trial import Trial, dictionary_path
 from isletflow.endpoints.adverse_event_summary import adverse_event_summary
 from isletflow.endpoints.c_peptide import c_peptide_by_visit
 from isletflow.endpoints.cgm_hypo_event_counts import cgm_hypo_event_counts
@@ -40,14 +42,15 @@ from isletflow.broken_files import set_aside_broken_files
 from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem
 from isletflow.runs import unpublished_runs
-from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, gx_issues,
+from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_issues,
                                pandera_issues)
 from isletflow.staging import StagedFile
-from isletflow.warehouse import (connect, read_table, run_sql, sql_files, sql_text, table_counts,
-                                 write_table)
-from schemas.core import CORE_MODELS
+from isletflow.warehouse import (connect, load_trial_rows, read_table, run_sql, sql_files,
+                                 sql_text, table_counts, write_table)
+from schemas.core import CORE_MODELS, core_contracts
 from schemas.gx_suites import GX_SUITES
 from schemas.keys import CORE_KEYS
+from schemas.redcap_suites import edc_issues
 
 PACKAGES = ("isletflow", "prefect", "duckdb", "polars", "pandera", "great-expectations",
             "fastapi", "pyarrow")
@@ -56,13 +59,18 @@ PACKAGES = ("isletflow", "prefect", "duckdb", "polars", "pandera", "great-expect
 RUN_SCHEMA = {"run_id": pl.String, "flow_run_id": pl.String, "started_at": pl.Datetime("us"),
               "finished_at": pl.Datetime("us"), "status": pl.String, "as_of": pl.Date,
               "sites": pl.String, "full_refresh": pl.Boolean, "n_files": pl.Int32,
-              "package_versions": pl.String, "git_commit": pl.String, "error": pl.String}
+              "package_versions": pl.String, "git_commit": pl.String, "error": pl.String,
+              "trial_file_id": pl.String}
 
 
 # Reader problems with a value whose row is still loaded (REDCap values checked against the
 # data dictionary): a warning to the site, not a row set aside.
 ROW_KEPT_RULES = frozenset({"redcap_unknown_choice", "redcap_invalid_value",
                             "redcap_out_of_range", "redcap_trial_field_dropped"})
+# The reader's checks of values against a site's own dictionary: where the trial names its
+# REDCap dictionary, that dictionary's EDC suites check the values instead (same rule names).
+DICTIONARY_VALUE_RULES = frozenset({"redcap_unknown_choice", "redcap_invalid_value",
+                                    "redcap_out_of_range"})
 # Reader notes that ask nothing of the site (fields of the site's REDCap project the trial does
 # not collect, left out by name): recorded in quality.issues as 'info', not in the listing.
 INFO_RULES = frozenset({"redcap_fields_not_collected"})
@@ -77,6 +85,24 @@ class RunInfo:
 
 def build_path_for(warehouse: Path, run_id: str) -> Path:
     return warehouse.with_name(f".{warehouse.name}.building-{run_id}")
+
+
+def trial_manifest_row(trial: Trial, run_id: str) -> dict:
+    """The trial definition file as a row of audit.files (kind 'trial', no site): registered
+    like a landing file, so the tables built from it carry its file_id as lineage."""
+    path = trial.source
+    if path is None or trial.sha256 is None:
+        raise ValueError("the trial was not loaded from a file (isletflow.trial.load_trial)")
+    try:
+        shown = str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        shown = str(path)
+    st = path.stat()
+    return {"file_id": trial.sha256[:16], "sha256": trial.sha256, "site_id": None,
+            "kind": "trial", "rel_path": shown, "participant_id": None,
+            "size_bytes": st.st_size,
+            "received_at": dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None),
+            "export_format": "trial_definition", "run_id": run_id}
 
 
 def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
@@ -99,12 +125,13 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             con.register("_journal", pl.DataFrame(unpublished, schema=RUN_SCHEMA).to_arrow())
             run_sql(con, "audit/unpublished_runs.sql")
             con.unregister("_journal")
+        trial_file = trial_manifest_row(cfg.trial, run.run_id)
         manifest = pl.DataFrame(
             [{"file_id": f.file_id, "sha256": f.sha256, "site_id": f.site_id, "kind": f.kind,
               "rel_path": f.rel_path, "participant_id": f.participant_id,
               "size_bytes": f.size_bytes, "received_at": f.received_at,
               "export_format": by_id[f.file_id].export_format, "run_id": run.run_id}
-             for f in files],
+             for f in files] + [trial_file],
             schema={"file_id": pl.String, "sha256": pl.String, "site_id": pl.String,
                     "kind": pl.String, "rel_path": pl.String, "participant_id": pl.String,
                     "size_bytes": pl.Int64, "received_at": pl.Datetime("us"),
@@ -113,10 +140,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         con.register("manifest", manifest.to_arrow())
         run_sql(con, "audit/register_files.sql")
         con.unregister("manifest")
-        write_table(con, "core.sites", pl.DataFrame(
-            [{"site_id": s.site_id, "city": s.city, "country": s.country, "region": s.region,
-              "timezone": s.timezone} for s in cfg.site_registry]))
         run_sql(con, "raw/tables.sql")
+        load_trial_rows(con, cfg.trial, trial_file["file_id"])
         for fmt in ("dexcom_clarity", "libreview", "redcap", "redcap_dictionary",
                     "central_lab"):
             parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
@@ -124,6 +149,8 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
                 run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
         for name in sql_files("core"):
             run_sql(con, name)
+        # with the trial's own REDCap dictionary, its EDC suites check the values (validate_build)
+        trial_checks_values = dictionary_path(cfg.trial) is not None
         file_issues = [
             {"table_name": "(file)", "source_file_id": None, "source_row": None,
              "rule": p.rule, "severity": p.severity, "column_name": None, "value": None,
@@ -138,6 +165,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
              else "warning" if p.rule in ROW_KEPT_RULES else "error",
              "column_name": p.column, "value": p.value,
              "message": p.message} for s in staged for p in s.problems
+            if not (trial_checks_values and p.rule in DICTIONARY_VALUE_RULES)
         ]
         if file_issues:
             con.register("_issues", pl.DataFrame(file_issues, schema=ISSUE_SCHEMA).to_arrow())
@@ -147,7 +175,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         return table_counts(con)
 
 
-def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
+def validate_build(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path | None = None,
                    run_name: str | None = None) -> dict[str, int]:
     """Check the core tables and move failing rows to quality.quarantined_rows:
 
@@ -156,13 +184,16 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
     2. the row rules of ``sql/quality/rules/`` (unknown participant, wrong site, unreadable
        values, future or pre-enrolment dates, conflicting values within a file; ``now`` is the
        run's reference time, UTC), and two rows of one record in one file with other values;
-    3. the pandera contract of every core table, and the GX suites of CGM readings and lab
-       results, on what is left;
+    3. the pandera contract of every core table (with ``trial``'s own checks:
+       schemas/core.py core_contracts), and the GX suites of CGM readings and lab results, on
+       what is left;
     4. record identity is resolved again on what is left (a quarantined newer row leaves the
        older one current: a warning query on the newer file says so; equal records under
        different keys from different exports are a warning too), and each core table's key
        must be unique over its current rows:
-       :class:`~isletflow.quality.KeyViolationError` stops the run otherwise.
+       :class:`~isletflow.quality.KeyViolationError` stops the run otherwise; where the trial
+       names its REDCap data dictionary, its EDC suites check the current REDCap rows
+       (:func:`edc_dictionary_issues`, warnings).
 
     With ``docs_dir``, the GX suites' results on the tables as they reached step 3 are
     rendered as Great Expectations Data Docs there (``index.html``; runs accumulate).
@@ -179,7 +210,7 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
         rule_issues += [_select_text(con, keyed_sql("quality/key_conflicts_in_file.sql", t))
                         for t in CORE_KEYS if t not in SPECIAL_RESOLUTION]
         _quarantine(con, pl.concat(rule_issues), moved)
-        for table, model in CORE_MODELS.items():
+        for table, model in core_contracts(trial).items():
             df = read_table(con, f"core.{table}")
             issues = pandera_issues(df, model, table)
             if table in GX_SUITES:
@@ -191,6 +222,7 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
             _quarantine(con, issues, moved)
         set_aside_broken_files(con, moved)  # most rows of a file fail one rule: one file query
         resolve_identity(con)
+        _quarantine(con, edc_dictionary_issues(con, trial), moved)
         _quarantine(con, pl.concat([_select_text(
             con, keyed_sql("quality/reinstated_records.sql", t),
             {"paths": [f"$.{c}" for c in k.columns]}) for t, k in CORE_KEYS.items()]
@@ -204,6 +236,22 @@ def validate_build(build: Path, now: dt.datetime, docs_dir: Path | None = None,
     if docs_dir is not None and for_docs:
         build_data_docs(for_docs, docs_dir, run_name or "run")
     return moved
+
+
+def edc_dictionary_issues(con, trial: Trial) -> pl.DataFrame:
+    """The EDC checks of the trial's REDCap data dictionary (the trial file's
+    ``redcap.dictionary``): one Great Expectations suite per form built from the dictionary
+    (field types and validations, min/max, choice codes, checkbox columns, required fields;
+    schemas/redcap_suites.py), run on the REDCap rows; warnings on each record's current row
+    or a row set aside, not on the older rows a later export replaced
+    (sql/quality/older_redcap_rows.sql). None when the trial names no dictionary."""
+    path = dictionary_path(trial)
+    if path is None:
+        return empty_issues()
+    issues = edc_issues(con.table("raw.redcap").pl(), RedcapDictionary.from_file(path),
+                        forms=list(trial.redcap_fields))
+    older = con.sql(sql_text("quality/older_redcap_rows.sql")).pl()
+    return issues.join(older, on=["source_file_id", "source_row"], how="anti")
 
 
 # Core tables whose record identity has its own SQL (sql/resolve/): CGM readings are millions
@@ -273,38 +321,49 @@ def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
                 for t in CORE_MODELS}
         core = {t: df if t == "cgm_readings" else df.drop("record_status")
                 for t, df in core.items()}
-        inf = core["infusions"]
-        she = she_free(core["she_events"], inf)
-        hba1c = hba1c_by_visit(core["lab_results"], inf, VISIT_DAYS)
+        trial = cfg.trial
+        ep, ii, visit_days = trial.endpoints, trial.endpoints.insulin_independence, \
+            trial.lab_visit_days
+        # the study-day convention travels with the infusion dates (endpoints/study_day.py)
+        inf = core["infusions"].with_columns(infusion_day=pl.lit(trial.infusion_day, pl.Int32))
+        she = she_free(core["she_events"], inf, *ep.primary.she_days)
+        hba1c = hba1c_by_visit(core["lab_results"], inf, visit_days)
         cgm = cgm_window_metrics(core["cgm_readings"], inf, cfg.windows)
-        insulin = insulin_independence(core["insulin_diary"], inf, core["participants"])
-        primary = primary_endpoint(she, hba1c, inf)
+        insulin = insulin_independence(core["insulin_diary"], inf, core["participants"],
+                                       *ii.days, ii.baseline_days)
+        primary = primary_endpoint(she, hba1c, inf, *ep.primary.hba1c_days,
+                                   ep.primary.she_days, ep.primary.hba1c_below_pct,
+                                   ep.primary.hba1c_drop_pp, trial.efficacy_arms)
         summary = participant_summary(core["participants"], inf, she, hba1c, cgm, insulin,
-                                      primary, core["disposition"])
+                                      primary, core["disposition"], ep.summary_window)
         series = core["cgm_readings"].filter(pl.col("device") != "libre_scan").select(
             "participant_id", "timestamp_local", "glucose_mg_dl", "interval_min",
             timestamp="timestamp_utc")
         hypo = pl.concat([cgm_hypo_events(series, 70.0), cgm_hypo_events(series, 54.0)])
-        cpep = c_peptide_by_visit(core["lab_results"], inf, VISIT_DAYS)
-        tables = {"cgm_metrics": cgm, "she_free_d90_365": she, "hba1c": hba1c,
+        cpep = c_peptide_by_visit(core["lab_results"], inf, visit_days,
+                                  trial.safety.c_peptide_lloq_pmol_l)
+        tables = {"cgm_metrics": cgm, "she_free": she, "hba1c": hba1c,
                   "insulin_independence": insulin, "primary_endpoint": primary,
                   "participant_summary": summary,
                   "cgm_hypo_events": hypo.sort("participant_id", "level", "start"),
                   "cgm_hypo_event_counts": cgm_hypo_event_counts(hypo, inf, cfg.windows),
-                  "she_listing": she_listing(core["she_events"], inf),
-                  "insulin_at_visit": insulin_at_visit(core["insulin_diary"], inf, VISIT_DAYS),
+                  "she_listing": she_listing(core["she_events"], inf, *ep.primary.she_days),
+                  "insulin_at_visit": insulin_at_visit(core["insulin_diary"], inf, visit_days,
+                                                       ii.days_before_visit),
                   "c_peptide": cpep,
-                  "igls_day365": igls_outcome(hba1c, core["she_events"],
-                                              core["insulin_diary"], cpep,
-                                              core["participants"], inf),
+                  "igls": igls_outcome(hba1c, core["she_events"], core["insulin_diary"], cpep,
+                                       core["participants"], inf, ep.igls, ii.baseline_days),
                   "adverse_events_by_term": adverse_event_summary(core["adverse_events"], inf),
-                  "neutropenia": neutropenia(core["lab_results"], core["adverse_events"], inf),
+                  "neutropenia": neutropenia(core["lab_results"], core["adverse_events"], inf,
+                                             trial.safety.anc_lln_per_mm3),
                   "deaths": deaths(core["disposition"], core["adverse_events"], inf),
                   "glucocorticoid_deviations": glucocorticoid_deviations(
-                      core["concomitant_medications"], inf),
+                      core["concomitant_medications"], inf,
+                      trial.safety.prohibited_medications),
                   "disposition": disposition_summary(core["participants"], inf,
                                                      core["disposition"],
-                                                     read_table(con, "core.sites"))}
+                                                     read_table(con, "core.sites"),
+                                                     [a.id for a in trial.arms])}
         for name, df in tables.items():
             write_table(con, f"endpoints.{name}", df)
         return {f"endpoints.{k}": v.height for k, v in tables.items()}
@@ -341,7 +400,7 @@ def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dic
             "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status": "published",
             "as_of": cfg.as_of, "sites": ",".join(cfg.sites) if cfg.sites else None,
             "full_refresh": cfg.full_refresh, "n_files": n_files, **run_environment(),
-            "error": None,
+            "error": None, "trial_file_id": cfg.trial.sha256[:16] if cfg.trial.sha256 else None,
         }], schema=RUN_SCHEMA)
         con.register("_run", run_row.to_arrow())
         con.register("_rows", pl.DataFrame({"run_id": [run.run_id] * len(counts),

@@ -9,6 +9,7 @@ import polars as pl
 from isletflow.endpoints.cgm_metrics import METRIC_COLUMNS, cgm_metrics
 from isletflow.inspect import inspect_export
 from isletflow.readers import ReadError
+from isletflow.trial import load_trial
 
 OUTPUT_COLUMNS = ["participant_id", *METRIC_COLUMNS]
 UNKNOWN_PARTICIPANT = "unknown"
@@ -26,8 +27,8 @@ def file_metrics(path: Path, site: str | None = None,
     return metrics_and_note(path, site, participant)[0]
 
 
-def metrics_and_note(path: Path, site: str | None = None, participant: str | None = None
-                     ) -> tuple[pl.DataFrame, str | None]:
+def metrics_and_note(path: Path, site: str | None = None, participant: str | None = None,
+                     trial: Path | None = None) -> tuple[pl.DataFrame, str | None]:
     """Consensus metrics (see :func:`cgm_metrics`) per participant of a Clarity or LibreView
     export or a long CSV (``id,time,gl`` or ``participant_id,timestamp,glucose_mg_dl``).
 
@@ -44,7 +45,8 @@ def metrics_and_note(path: Path, site: str | None = None, participant: str | Non
     name (``<participant_id>__*.csv``), else ``unknown``. The note says when the metrics
     are on local times (None otherwise).
     """
-    r = inspect_export(path, site=site, participant=participant)
+    r = inspect_export(path, site=site, participant=participant,
+                       trial=load_trial(trial) if trial else None)
     c = r.canonical
     note = None
     if r.export_format == "cgm_long":

@@ -20,6 +20,36 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 
 DEFAULT_LANDING = Path("data/landing")
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+DEFAULT_TRIAL = Path(__file__).resolve().parent.parent / "trials" / "islet-101.toml"
+
+
+def _check_trial_or_exit(path: Path) -> None:
+    """Exit 1 with every mistake of the trial definition file (one line each)."""
+    from isletflow.trial import check_trial
+
+    errors = check_trial(path)
+    if errors:
+        console.print(f"[red]{path}: {len(errors)} mistake(s) in the trial definition[/]")
+        for e in errors:
+            console.print(f"  {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command("check-trial")
+def check_trial_cmd(
+    file: Annotated[Path, typer.Argument(help="Trial definition file (trials/<name>.toml).")],
+) -> None:
+    """Check a trial definition file: print every mistake, each with its path and the bad
+    value, and exit 1; exit 0 when it is valid."""
+    _check_trial_or_exit(file)
+    from isletflow.trial import load_trial
+
+    t = load_trial(file)
+    console.print(f"{file}: valid — {t.study.id}: {len(t.sites)} sites, {len(t.arms)} arms, "
+                  f"{len(t.visits)} visits (study days {min(v.day for v in t.visits)} to "
+                  f"{max(v.day for v in t.visits)}), {len(t.cgm_windows)} CGM windows, "
+                  f"{len(t.redcap.forms)} REDCap forms, {len(t.lab_tests)} lab tests",
+                  markup=False, highlight=False)
 
 
 @app.command("demo-data")
@@ -47,6 +77,7 @@ def run(
     sites: Annotated[list[str] | None, typer.Option("--sites", help="Only these sites (repeat the option).")] = None,
     full_refresh: Annotated[bool, typer.Option(help="Re-parse every file, ignoring staged partitions.")] = False,
     summary: Annotated[bool, typer.Option(help="Print the endpoint summary afterwards.")] = True,
+    trial: Annotated[Path, typer.Option(help="Trial definition file (checked first: a mistake stops the run before it builds anything).")] = DEFAULT_TRIAL,
 ) -> None:
     """Run the nightly flow once (under Prefect) and publish the warehouse."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -56,10 +87,11 @@ def run(
         console.print(f"[red]landing folder {landing} does not exist[/]; "
                       "write the sample trial with 'isletflow demo-data'")
         raise typer.Exit(2)
+    _check_trial_or_exit(trial)
     t0 = time.perf_counter()
     result = nightly(landing_dir=str(landing), warehouse=str(warehouse),
                      as_of=as_of.date() if as_of else None, sites=sites,
-                     full_refresh=full_refresh)
+                     full_refresh=full_refresh, trial=str(trial))
     console.print(f"published {result['warehouse']} in {time.perf_counter() - t0:.1f} s: "
                   f"{result['files']} files ({result['files_cached']} unchanged), "
                   f"{result['files_not_loaded']} not loaded, "
@@ -75,9 +107,11 @@ def cut(
     cuts_dir: Annotated[Path, typer.Option(help="Folder of the named snapshots.")] = Path("data/cuts"),
     stage_dir: Annotated[Path, typer.Option(help="Cache of parsed files (shared with the nightly runs).")] = Path("data/stage"),
     verify: Annotated[bool, typer.Option(help="Rebuild an existing cut in a scratch file and compare its endpoint tables with the recorded checksums.")] = False,
+    trial: Annotated[Path, typer.Option(help="Trial definition file (recorded in the cut's audit.runs and checksums file).")] = DEFAULT_TRIAL,
 ) -> None:
     """Build a data cut: CUTS_DIR/<date>.duckdb, read-only, from the files received by the cut
     date, with <date>.sha256.json (checksums of its endpoint tables)."""
+    import hashlib
     import json
     import tempfile
 
@@ -86,6 +120,7 @@ def cut(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.nightly import nightly
 
+    _check_trial_or_exit(trial)
     day = as_of.date()
     target, sums = cuts_dir / f"{day}.duckdb", cuts_dir / f"{day}.sha256.json"
     if not landing.is_dir():
@@ -98,7 +133,7 @@ def cut(
         recorded = json.loads(sums.read_text())["endpoint_tables"]
         with tempfile.TemporaryDirectory(dir=cuts_dir) as tmp:
             nightly(landing_dir=str(landing), warehouse=str(Path(tmp) / target.name),
-                    as_of=day, stage_dir=str(stage_dir))
+                    as_of=day, stage_dir=str(stage_dir), trial=str(trial))
             rebuilt = table_digests(Path(tmp) / target.name)
         differ = sorted(t for t in recorded.keys() | rebuilt.keys()
                         if recorded.get(t) != rebuilt.get(t))
@@ -112,9 +147,12 @@ def cut(
                       "and compare it")
         raise typer.Exit(2)
     result = nightly(landing_dir=str(landing), warehouse=str(target), as_of=day,
-                     stage_dir=str(stage_dir))
+                     stage_dir=str(stage_dir), trial=str(trial))
     digests = table_digests(target)
     sums.write_text(json.dumps({"as_of": str(day), "run_id": result["run_id"],
+                                "trial": {"path": str(trial),
+                                          "sha256": hashlib.sha256(trial.read_bytes())
+                                          .hexdigest()},
                                 "files": result["files"], "endpoint_tables": digests},
                                indent=1, sort_keys=True))
     for p in (target, sums):
@@ -201,7 +239,7 @@ def summary_cmd(
 
 @app.command()
 def queries(
-    site: Annotated[str, typer.Option(help="Site whose open data queries to list (e.g. US01).")],
+    site: Annotated[str, typer.Option(help="Site whose open data queries to list (a site id of the trial file).")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
     out: Annotated[Path | None, typer.Option(help="Also write the listing to this CSV.")] = None,
 ) -> None:
@@ -224,12 +262,16 @@ def inspect(
     to: Annotated[Path | None, typer.Option(help="Write the canonical rows to this Parquet file.")] = None,
     site: Annotated[str | None, typer.Option(help="Site of a CGM export (its time zone); else from the path, else local times only.")] = None,
     participant: Annotated[str | None, typer.Option(help="Participant of a CGM export; else from the file name (<participant_id>__*), else unknown.")] = None,
+    trial: Annotated[Path | None, typer.Option(help="Trial definition file (trials/<name>.toml): its sites, clocks and mappings; default the sample trial.")] = None,
 ) -> None:
     """Detect a file's format and show what was read, dropped and set aside (no other flag
     needed: without a site a CGM export's times stay local)."""
     from isletflow.inspect import inspect_export
 
-    r = _read_one_file(file, inspect_export, site=site, participant=participant)
+    from isletflow.trial import load_trial
+
+    r = _read_one_file(file, inspect_export, site=site, participant=participant,
+                       trial=load_trial(trial) if trial else None)
     console.print(f"{file.name}: {r.export_format}, {r.rows_read:,} rows read")
     console.print("personal-data columns dropped: " + (", ".join(r.dropped_columns) or "none"),
                   markup=False)
@@ -253,11 +295,13 @@ def cgm_metrics_cmd(
     out: Annotated[Path | None, typer.Option(help="Write the metrics to this CSV.")] = None,
     site: Annotated[str | None, typer.Option(help="Site of a device export (its time zone); else from the path, else local times.")] = None,
     participant: Annotated[str | None, typer.Option(help="Participant of a device export; else from the file name (<participant_id>__*), else unknown.")] = None,
+    trial: Annotated[Path | None, typer.Option(help="Trial definition file (trials/<name>.toml): its sites, clocks and mappings; default the sample trial.")] = None,
 ) -> None:
     """Consensus CGM metrics per participant of one file (no warehouse needed)."""
     from isletflow.cgm_tool import metrics_and_note
 
-    df, note = _read_one_file(file, metrics_and_note, site=site, participant=participant)
+    df, note = _read_one_file(file, metrics_and_note, site=site, participant=participant,
+                              trial=trial)
     if note:
         console.print(note, markup=False)
     _print_frame(df, title=f"CGM metrics of {file.name}")

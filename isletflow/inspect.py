@@ -14,13 +14,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from isletflow.config import SITES, SITES_BY_ID
 from isletflow.readers import FORMATS, ReadError, detect_format
 from isletflow.readers.redcap import RedcapExport, dictionary_beside, read_redcap_export
 from isletflow.readers.redcap_dictionary import RedcapDictionary, read_redcap_dictionary
 from isletflow.readers.device import device_personal_columns
 from isletflow.readers.archive import is_compressed, plain_export
-from isletflow.warehouse import run_sql, write_table
+from isletflow.trial import Trial, load_trial
+from isletflow.warehouse import load_trial_rows, run_sql, write_table
 
 # The core SQL that turns each format's raw rows into canonical rows, and the table it fills.
 CANONICAL = {
@@ -29,15 +29,15 @@ CANONICAL = {
                   "core.cgm_readings"),
     "central_lab": (["core/09_lab_results.sql"], "core.lab_results"),
 }
-REDCAP_FORMS = {
-    "enrolment": ("core/01_participants.sql", "core.participants"),
-    "infusion": ("core/02_infusions.sql", "core.infusions"),
-    "severe_hypoglycemia": ("core/04_she_events.sql", "core.she_events"),
-    "insulin_diary": ("core/05_insulin_diary.sql", "core.insulin_diary"),
-    "adverse_events": ("core/06_adverse_events.sql", "core.adverse_events"),
-    "concomitant_medications": ("core/07_concomitant_medications.sql",
-                                "core.concomitant_medications"),
-    "disposition": ("core/08_disposition.sql", "core.disposition"),
+# The core SQL of each core table read from REDCap (which form feeds it: the trial file).
+REDCAP_CORE_SQL = {
+    "participants": "core/01_participants.sql",
+    "infusions": "core/02_infusions.sql",
+    "she_events": "core/04_she_events.sql",
+    "insulin_diary": "core/05_insulin_diary.sql",
+    "adverse_events": "core/06_adverse_events.sql",
+    "concomitant_medications": "core/07_concomitant_medications.sql",
+    "disposition": "core/08_disposition.sql",
 }
 CGM_FORMATS = ("dexcom_clarity", "libreview")
 
@@ -55,21 +55,22 @@ class Inspection:
     details: list[str] = field(default_factory=list)  # what the file holds, one line each
 
 
-def site_for(path: Path, site: str | None) -> str | None:
+def site_for(path: Path, site: str | None, trial: Trial) -> str | None:
     """``site`` (checked against the trial's sites), else a site folder in the path, else
     None."""
     if site:
-        if site not in SITES_BY_ID:
-            raise ReadError(f"unknown site {site!r}; known sites: {sorted(SITES_BY_ID)}")
+        if site not in trial.sites_by_id:
+            raise ReadError(f"unknown site {site!r}; sites of {trial.study.id}: "
+                            f"{trial.site_ids}")
         return site
     for part in reversed(path.resolve().parts[:-1]):
-        if part in SITES_BY_ID:
+        if part in trial.sites_by_id:
             return part
     return None
 
 
 def inspect_export(path: Path, site: str | None = None, participant: str | None = None,
-                   folder: Path | None = None) -> Inspection:
+                   folder: Path | None = None, trial: Trial | None = None) -> Inspection:
     """Read ``path`` as the nightly build would and harmonise it on its own.
 
     A CGM export's site (its time zone) comes from ``site`` or a ``<site>/`` folder in the
@@ -78,12 +79,14 @@ def inspect_export(path: Path, site: str | None = None, participant: str | None 
     (``<participant_id>__*.csv``), else it is unknown (empty): never the rest of the file
     name, which may carry the patient's name. ``details`` says which, one line each.
     ``folder``: where the file was received (the archive's folder, for a compressed file),
-    searched for a REDCap data dictionary.
+    searched for a REDCap data dictionary. ``trial``: the trial definition whose sites, clocks
+    and REDCap / lab mappings apply (default: the sample trial, trials/islet-101.toml).
     """
+    trial = trial or load_trial()
     if is_compressed(path):  # a .gz, or a .zip of one export: the export inside, same name
         with plain_export(path) as plain:
-            return inspect_export(plain, site or site_for(path, None), participant,
-                                  path.parent)
+            return inspect_export(plain, site or site_for(path, None, trial), participant,
+                                  path.parent, trial)
     fmt = detect_format(path)
     if fmt == "redcap_dictionary":
         return _inspect_redcap_dictionary(path)
@@ -91,13 +94,13 @@ def inspect_export(path: Path, site: str | None = None, participant: str | None 
     df, problems = (rc.rows, rc.problems) if rc else FORMATS[fmt](path)
     # personal-data columns by header name (a REDCap export's are named by its reader)
     dropped = device_personal_columns(path, fmt) if fmt in CGM_FORMATS else []
-    site_id = site_for(path, site)
+    site_id = site_for(path, site, trial)
     pid = participant or (path.stem.split("__")[0] if "__" in path.stem else None)
     con = duckdb.connect()
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame(
-        [{"site_id": s.site_id, "timezone": s.timezone} for s in SITES]))
+    load_trial_rows(con, trial, "trial")
+    run_sql(con, "core/00_sites.sql")
     write_table(con, "core.participants", pl.DataFrame(
         {"participant_id": [pid], "site_id": [site_id]},
         schema={"participant_id": pl.String, "site_id": pl.String}))
@@ -120,7 +123,7 @@ def inspect_export(path: Path, site: str | None = None, participant: str | None 
                           unreadable=unreadable)
     con.execute(f"INSERT INTO raw.{fmt} BY NAME SELECT * FROM _raw")
     if rc is not None:
-        return _inspect_redcap(path, con, rc)
+        return _inspect_redcap(path, con, rc, trial)
     scripts, table = CANONICAL[fmt]
     for name in scripts:
         run_sql(con, name)
@@ -129,7 +132,7 @@ def inspect_export(path: Path, site: str | None = None, participant: str | None 
     details: list[str] = []
     if fmt in CGM_FORMATS:
         canonical, not_canonical, details = _cgm_summary(con, df, fmt, canonical, site_id,
-                                                         pid, site, participant)
+                                                         pid, site, participant, trial)
     value_col = {"core.cgm_readings": "glucose_mg_dl", "core.lab_results": "value"}.get(table)
     unreadable = canonical[value_col].null_count() if value_col else 0
     return Inspection(path, fmt, df.height, dropped,
@@ -139,12 +142,12 @@ def inspect_export(path: Path, site: str | None = None, participant: str | None 
 
 def _cgm_summary(con: duckdb.DuckDBPyConnection, df: pl.DataFrame, fmt: str,
                  canonical: pl.DataFrame, site_id: str | None, pid: str | None,
-                 site: str | None, participant: str | None
+                 site: str | None, participant: str | None, trial: Trial
                  ) -> tuple[pl.DataFrame, dict[str, int], list[str]]:
     """What a device export holds, for ``inspect``: its readings by device (Low/High among
     them), its fingerstick glucose (Libre strips: core.fingerstick_glucose, never CGM), the
     rows that are not readings, and where the site and participant came from."""
-    tz = SITES_BY_ID[site_id].timezone if site_id else None
+    tz = trial.sites_by_id[site_id].timezone if site_id else None
     details = [
         (f"site {site_id} ({tz}, {'--site' if site else 'from the path'}): timestamp_utc from "
          "the device's local time" if site_id else
@@ -173,21 +176,25 @@ def _cgm_summary(con: duckdb.DuckDBPyConnection, df: pl.DataFrame, fmt: str,
     return canonical, not_canonical, details
 
 
-def _inspect_redcap(path: Path, con: duckdb.DuckDBPyConnection, rc: RedcapExport) -> Inspection:
+def _inspect_redcap(path: Path, con: duckdb.DuckDBPyConnection, rc: RedcapExport,
+                    trial: Trial) -> Inspection:
     """A REDCap export: its layout (records, forms, events, repeats, checkboxes, dropped
     personal-data fields, by name only), and as canonical rows the core table of its form
     when it holds one form the trial collects, else its records as long rows (with the
     dictionary's decoded and typed values when a dictionary that covers it is beside it).
     The forms the trial collects are harmonised by their core SQL and counted."""
     with_data = [f for f, n in rc.forms.items() if n]
+    tables = {fm.form: f"core.{t}" for t, fm in trial.redcap.forms.items()}
     core_rows: dict[str, int] = {}
-    for form in [f for f in with_data if f in REDCAP_FORMS]:
-        sql, table = REDCAP_FORMS[form]
-        for name in (["core/01_participants.sql"] if form != "enrolment" else []) + [sql]:
+    run_sql(con, "core/00b_redcap_values.sql")
+    for form in [f for f in with_data if f in tables]:
+        table = tables[form]
+        for name in dict.fromkeys([REDCAP_CORE_SQL["participants"],
+                                   REDCAP_CORE_SQL[table.removeprefix("core.")]]):
             run_sql(con, name)
         core_rows[table] = con.table(table).pl().height
-    if len(with_data) == 1 and with_data[0] in REDCAP_FORMS:
-        table = REDCAP_FORMS[with_data[0]][1]
+    if len(with_data) == 1 and with_data[0] in tables:
+        table = tables[with_data[0]]
         canonical = con.table(table).pl().sort("source_file_id", "source_row")
     else:
         canonical = rc.rows.select(

@@ -34,8 +34,11 @@ def conform(df: pl.DataFrame) -> pl.DataFrame:
                       for c, t in ISSUE_SCHEMA.items()])
 
 
-def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str) -> pl.DataFrame:
-    """One issue per (row, check) of ``df`` that fails ``model``; empty when all rows pass."""
+def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel] | pa.DataFrameSchema,
+                   table: str) -> pl.DataFrame:
+    """One issue per (row, check) of ``df`` that fails ``model`` (a model class or a schema,
+    schemas/core.py core_contracts); empty when all rows pass."""
+    name = model.name if isinstance(model, pa.DataFrameSchema) else model.__name__
     try:
         model.validate(df, lazy=True)
         return empty_issues()
@@ -43,7 +46,7 @@ def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str)
         fc = err.failure_cases
     whole = fc.filter(pl.col("index").is_null())
     if whole.height:
-        raise ContractError(f"core.{table} breaks its contract {model.__name__}: "
+        raise ContractError(f"core.{table} breaks its contract {name}: "
                             + "; ".join(f"{r['column']}: {r['check']} ({r['failure_case']})"
                                         for r in whole.iter_rows(named=True)))
     lineage = df.select("source_file_id", "source_row").with_row_index("index")
@@ -59,7 +62,7 @@ def pandera_issues(df: pl.DataFrame, model: type[pa.DataFrameModel], table: str)
             column_name=pl.col("column"),
             value=pl.col("failure_case").cast(pl.String),
             message=pl.format("{} failed the check {} of contract {}", pl.col("column"),
-                              pl.col("check"), pl.lit(model.__name__)),
+                              pl.col("check"), pl.lit(name)),
         )
         .sort("source_file_id", "source_row", "rule")
     )

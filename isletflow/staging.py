@@ -9,12 +9,15 @@ from pathlib import Path
 
 import polars as pl
 
-from isletflow.config import TRIAL_REDCAP_FIELDS
 from isletflow.landing import LandingFile
+from isletflow.trial import load_trial
 from isletflow.readers import (FORMATS, ExportEncodingError, ExportLayoutError, RowProblem,
                                UnknownFormatError, read_error_message, read_export)
 from isletflow.readers.redcap_dictionary import RedcapDictionary, is_redcap_dictionary
 from isletflow.readers.archive import ArchiveError, plain_export
+
+# The REDCap fields a trial collects, per form (isletflow.trial.Trial.redcap_fields).
+RedcapFields = dict[str, tuple[str, ...]]
 
 # The export formats a site may send in each landing sub-folder.
 FORMATS_BY_KIND = {"cgm": ("dexcom_clarity", "libreview"),
@@ -46,11 +49,16 @@ def staged_path(stage_dir: Path, fmt: str, sha256: str,
     return stage_dir / fmt / f"{sha256}.parquet"
 
 
-def is_staged(stage_dir: Path, sha256: str, dictionary: LandingFile | None = None) -> bool:
+def is_staged(stage_dir: Path, sha256: str, dictionary: LandingFile | None = None,
+              redcap_fields: RedcapFields | None = None) -> bool:
     """A partition of this content (with this REDCap dictionary) exists, written by the
-    current reader code."""
-    return any(p.exists() and pl.read_parquet_metadata(p).get("reader_code") == READER_CODE
-               for p in (staged_path(stage_dir, fmt, sha256, dictionary) for fmt in FORMATS))
+    current reader code (for a REDCap export: keeping ``redcap_fields``, default the sample
+    trial's)."""
+    fields = redcap_fields if redcap_fields is not None else load_trial().redcap_fields
+    return any(p.exists() and pl.read_parquet_metadata(p).get("reader_code")
+               == reader_code(fmt, fields)
+               for fmt, p in ((fmt, staged_path(stage_dir, fmt, sha256, dictionary))
+                              for fmt in FORMATS))
 
 
 def site_dictionaries(files: list[LandingFile]) -> dict[str, LandingFile]:
@@ -83,17 +91,24 @@ def dictionary_for(f: LandingFile, dictionaries: dict[str, LandingFile]) -> Land
 
 
 def _reader_code() -> str:
-    """A digest of the code that turns an export into its partition, and of the REDCap fields
-    it keeps (``TRIAL_REDCAP_FIELDS``): a new reader, or a field the trial now reads, re-stages."""
+    """A digest of the code that turns an export into its partition: a new reader re-stages."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for p in [here / "staging.py", *sorted((here / "readers").glob("*.py"))]:
         h.update(p.read_bytes())
-    h.update(repr(sorted(TRIAL_REDCAP_FIELDS.items())).encode())
     return h.hexdigest()[:12]
 
 
 READER_CODE = _reader_code()
+
+
+def reader_code(fmt: str | None, redcap_fields: RedcapFields) -> str:
+    """What a partition of format ``fmt`` was written by: the reader code, and for a REDCap
+    export also the fields the trial keeps (a field the trial now reads re-stages it)."""
+    if fmt != "redcap":
+        return READER_CODE
+    fields = repr(sorted((k, tuple(v)) for k, v in redcap_fields.items())).encode()
+    return f"{READER_CODE}-{hashlib.sha256(fields).hexdigest()[:8]}"
 
 
 # Every rule of a file that staging cannot read (``StagedFile.error_rule``): such a file is not
@@ -114,31 +129,35 @@ def _rule_of(err: Exception) -> str:
 
 
 def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
-                 dictionary: LandingFile | None = None) -> StagedFile:
+                 dictionary: LandingFile | None = None,
+                 redcap_fields: RedcapFields | None = None) -> StagedFile:
     """Read ``f`` with the reader its content calls for and write ``stage/<format>/<sha>.parquet``.
 
     ``dictionary``: the site's REDCap data dictionary (``dictionary_for``); a REDCap export
     is read with it, its partition is named after both files (``staged_path``) and its rows
     carry the dictionary's file id (``dictionary_file_id``) as lineage of their typing.
-    A REDCap export keeps the trial's fields only (``TRIAL_REDCAP_FIELDS``): the others are
+    A REDCap export keeps the trial's fields only (``redcap_fields``, form -> fields, from
+    :attr:`isletflow.trial.Trial.redcap_fields`; default the sample trial's): the others are
     dropped by name, never stored, and named in one file-level note
     (``redcap_fields_not_collected``); a trial field dropped as personal data is a warning of
     its own (``redcap_trial_field_dropped``; readers/redcap.py).
 
     An unchanged file (same sha256) is not parsed again unless ``refresh`` or the reader code
-    has changed since it was staged (``READER_CODE`` in the partition's metadata). A file that cannot
+    has changed since it was staged (:func:`reader_code` in the partition's metadata). A file that cannot
     be read is not an exception: the returned record carries the error and its rule for
     quality.issues: isletflow's own message, or for a library's exception its type only
     (``read_error_message``: polars' text quotes the field it could not parse). Rows the
     reader could not take (a truncated last row) travel with it; a file all of whose rows
     were refused is staged with zero rows and those problems (never called header-only).
     """
+    if redcap_fields is None:
+        redcap_fields = load_trial().redcap_fields
     if not refresh:
         for fmt in FORMATS:
             p = staged_path(stage_dir, fmt, f.sha256, dictionary)
             if p.exists():
                 meta = pl.read_parquet_metadata(p)
-                if meta.get("reader_code") != READER_CODE:
+                if meta.get("reader_code") != reader_code(fmt, redcap_fields):
                     break  # written by other reader code: parse the file again
                 problems = tuple(RowProblem(**d) for d in json.loads(meta.get("problems", "[]")))
                 n = pl.scan_parquet(p).select(pl.len()).collect().item()
@@ -149,7 +168,7 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     try:
         with plain_export(f.path) as plain:  # a .gz, or a .zip of one export: unpacked
             fmt, df, problems = read_export(plain, dictionary.path if dictionary else None,
-                                            redcap_fields=TRIAL_REDCAP_FIELDS)
+                                            redcap_fields=redcap_fields)
     except (ValueError, pl.exceptions.PolarsError) as err:
         return StagedFile(f.file_id, None, None, 0, error=read_error_message(err),
                           error_rule=_rule_of(err))
@@ -171,6 +190,7 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     tmp = p.with_suffix(".parquet.tmp")
     problems_json = json.dumps([pr.__dict__ for pr in problems])
     df.insert_column(0, pl.lit(f.file_id).alias("file_id")).write_parquet(
-        tmp, compression="lz4", metadata={"problems": problems_json, "reader_code": READER_CODE})
+        tmp, compression="lz4", metadata={"problems": problems_json,
+                               "reader_code": reader_code(fmt, redcap_fields)})
     tmp.replace(p)
     return StagedFile(f.file_id, fmt, p, df.height, problems=tuple(problems))

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from isletflow.config import SQL_DIR
+from isletflow.trial import Trial
 
 LAYERS = ("raw", "core", "quality", "endpoints", "audit")
 
@@ -92,3 +93,15 @@ def table_digests(path: Path, schemas: tuple[str, ...] = ("endpoints",)) -> dict
                 rows = df.sort(df.columns, nulls_last=True).rows() if df.width else []
                 out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
     return out
+
+
+def load_trial_rows(con: duckdb.DuckDBPyConnection, trial: Trial, file_id: str) -> None:
+    """The trial definition as rows of raw.trial_* (sql/raw/load_trial.sql)."""
+    tables = trial.tables(file_id)
+    for name, df in tables.items():
+        con.register(f"_{name}", df.to_arrow())
+    try:
+        run_sql(con, "raw/load_trial.sql")
+    finally:
+        for name in tables:
+            con.unregister(f"_{name}")

@@ -1,7 +1,9 @@
 """pandera (polars) contracts for the core tables: types, nullability and allowed values.
 
 Each model validates one core table as it comes out of the SQL in ``sql/core/``. A row that
-breaks a check is moved to ``quality.quarantined_rows`` with the check that failed.
+breaks a check is moved to ``quality.quarantined_rows`` with the check that failed. What
+depends on the trial (participant id format, sites, eligible ages, arms) is added from the
+trial definition file by :func:`core_contracts`.
 """
 
 from __future__ import annotations
@@ -9,10 +11,7 @@ from __future__ import annotations
 import polars as pl
 import pandera.polars as pa
 
-from isletflow.config import SITES_BY_ID
-
-PARTICIPANT_ID = r"^[A-Z]{2}\d{2}-\d{3}$"
-SITE_IDS = sorted(SITES_BY_ID)
+from isletflow.trial import ANALYTE_UNITS, Trial
 
 
 class _Lineage(pa.DataFrameModel):
@@ -31,29 +30,28 @@ class _Lineage(pa.DataFrameModel):
 
 
 class Participant(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID,
-                                   description="Trial participant ID (the record's key).")
-    site_id: str = pa.Field(isin=SITE_IDS, description="Site that enrolled the participant.")
+    participant_id: str = pa.Field(description="Trial participant ID (the record's key).")
+    site_id: str = pa.Field(description="Site that enrolled the participant.")
     enrolment_date: pl.Date = pa.Field(description="Date of enrolment.")
-    age_years: pl.Int32 = pa.Field(ge=18, le=65, description="Age at enrolment (18-65).")
-    sex: str = pa.Field(isin=["F", "M"], description="Sex (REDCap 1 = F, 2 = M).")
+    age_years: pl.Int32 = pa.Field(description="Age at enrolment (the trial's eligible ages).")
+    sex: str = pa.Field(isin=["F", "M"], description="Sex (from the trial's REDCap codes).")
     weight_kg: pl.Float64 = pa.Field(gt=25, lt=250, description="Body weight, kg.")
     diabetes_duration_years: pl.Int32 = pa.Field(ge=0, nullable=True,
                                                  description="Years since T1D diagnosis.")
 
 
 class Infusion(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID,
-                                   description="Trial participant ID (the record's key).")
+    participant_id: str = pa.Field(description="Trial participant ID (the record's key).")
     infusion_date: pl.Date = pa.Field(description="Day 0: date of the portal-vein infusion.")
-    study_part: str = pa.Field(isin=["A", "B", "C"], description="Protocol part.")
-    dose_fraction: pl.Float64 = pa.Field(isin=[0.5, 1.0], description="Fraction of full dose.")
-    dose_group: str = pa.Field(isin=["half", "full"], description="Dose group.")
+    study_part: str = pa.Field(nullable=True, description="Protocol part, where the trial has parts.")
+    dose_fraction: pl.Float64 = pa.Field(description="Fraction of the full dose (one of the "
+                                                     "trial's arms).")
+    dose_group: str = pa.Field(description="Dose group: the trial's arm id.")
 
 
 class CgmReading(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="From the file name.")
-    site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the export.")
+    participant_id: str = pa.Field(description="From the file name.")
+    site_id: str = pa.Field(description="Landing folder of the export.")
     device: str = pa.Field(isin=["dexcom", "libre_historic", "libre_scan"],
                            description="Device and record type.")
     interval_min: pl.Int32 = pa.Field(isin=[5, 15], nullable=True,
@@ -68,7 +66,7 @@ class CgmReading(_Lineage):
 
 
 class SevereHypoglycemiaEvent(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    participant_id: str = pa.Field(description="Trial participant ID.")
     event_date: pl.Date = pa.Field(description="Date of the event.")
     third_party_assistance: bool = pa.Field(description="Needed assistance (ADA level 3).")
     glucose_mg_dl: pl.Float64 = pa.Field(nullable=True, description="Glucose if measured.")
@@ -79,7 +77,7 @@ class SevereHypoglycemiaEvent(_Lineage):
 
 
 class InsulinDiaryDay(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    participant_id: str = pa.Field(description="Trial participant ID.")
     diary_date: pl.Date = pa.Field(description="Diary day.")
     basal_u: pl.Float64 = pa.Field(ge=0, le=300, description="Basal insulin, U.")
     bolus_u: pl.Float64 = pa.Field(ge=0, le=300, description="Bolus insulin, U.")
@@ -91,7 +89,7 @@ class InsulinDiaryDay(_Lineage):
 
 
 class AdverseEvent(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    participant_id: str = pa.Field(description="Trial participant ID.")
     preferred_term: str = pa.Field(description="MedDRA preferred term.")
     system_organ_class: str = pa.Field(description="MedDRA system organ class.")
     onset_date: pl.Date = pa.Field(description="Onset date.")
@@ -106,7 +104,7 @@ class AdverseEvent(_Lineage):
 
 
 class ConcomitantMedication(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
+    participant_id: str = pa.Field(description="Trial participant ID.")
     medication: str = pa.Field(description="Medication name.")
     indication: str = pa.Field(nullable=True, description="Indication.")
     start_date: pl.Date = pa.Field(description="Start date.")
@@ -118,8 +116,7 @@ class ConcomitantMedication(_Lineage):
 
 
 class Disposition(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID,
-                                   description="Trial participant ID (the record's key).")
+    participant_id: str = pa.Field(description="Trial participant ID (the record's key).")
     status: str = pa.Field(isin=["completed", "ongoing", "died", "withdrew"],
                            description="End-of-study status.")
     status_date: pl.Date = pa.Field(nullable=True, description="Date of the status.")
@@ -127,14 +124,16 @@ class Disposition(_Lineage):
 
 
 class LabResult(_Lineage):
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="Trial participant ID.")
-    site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the file.")
+    participant_id: str = pa.Field(description="Trial participant ID.")
+    site_id: str = pa.Field(description="Landing folder of the file.")
     visit: str = pa.Field(description="Scheduled visit label.")
     collection_date: pl.Date = pa.Field(description="Sample collection date.")
-    analyte: str = pa.Field(isin=["HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"],
-                            description="Central-lab test code.")
+    test_code: str = pa.Field(description="The central lab's test code (the trial's "
+                                          "[[lab_tests]]).")
+    analyte: str = pa.Field(isin=sorted(ANALYTE_UNITS), description="The analyte the code "
+                            "measures.")
     value: pl.Float64 = pa.Field(description="Result in `unit` (converted where needed).")
-    unit: str = pa.Field(isin=["%", "pmol/L", "cells/mm3"],
+    unit: str = pa.Field(isin=sorted(set(ANALYTE_UNITS.values())),
                          description="Canonical unit: HbA1c NGSP %, C-peptide pmol/L, ANC /mm3.")
     accession: str = pa.Field(nullable=True, description="Lab accession number, when sent.")
     accession_key: str = pa.Field(
@@ -163,8 +162,8 @@ class FingerstickGlucose(_Lineage):
     the reader's built-in meter): kept apart from the CGM readings, never in CGM metrics.
     Key: (participant_id, timestamp_utc)."""
 
-    participant_id: str = pa.Field(str_matches=PARTICIPANT_ID, description="From the file name.")
-    site_id: str = pa.Field(isin=SITE_IDS, description="Landing folder of the export.")
+    participant_id: str = pa.Field(description="From the file name.")
+    site_id: str = pa.Field(description="Landing folder of the export.")
     timestamp_local: pl.Datetime("us") = pa.Field(description="Device clock (site local time).")
     timestamp_utc: pl.Datetime("us") = pa.Field(description="Measurement time, UTC.")
     glucose_mg_dl: pl.Float64 = pa.Field(
@@ -175,3 +174,24 @@ class FingerstickGlucose(_Lineage):
 
 
 CORE_MODELS["fingerstick_glucose"] = FingerstickGlucose
+
+
+def core_contracts(trial: Trial) -> dict[str, pa.DataFrameSchema]:
+    """Each core table's contract (``CORE_MODELS``) with the trial's own checks added: the
+    participant id format and the sites of every table that has them, the eligible ages, and
+    the arms' ids and dose fractions (the trial definition file, isletflow/trial.py)."""
+    lo, hi = trial.study.eligible_age
+    extra: dict[str, list] = {
+        "participant_id": [pa.Check.str_matches(trial.study.participant_id_pattern)],
+        "site_id": [pa.Check.isin(trial.site_ids)],
+        "age_years": [pa.Check.ge(lo), pa.Check.le(hi)],
+        "dose_group": [pa.Check.isin([a.id for a in trial.arms])],
+        "dose_fraction": [pa.Check.isin([a.dose_fraction for a in trial.arms])],
+    }
+    out = {}
+    for table, model in CORE_MODELS.items():
+        schema = model.to_schema()
+        out[table] = schema.update_columns({
+            c: {"checks": [*schema.columns[c].checks, *checks]}
+            for c, checks in extra.items() if c in schema.columns})
+    return out

@@ -9,12 +9,13 @@ from __future__ import annotations
 import great_expectations as gx
 from great_expectations.expectations.row_conditions import Column
 
-# Plausible ranges of each central-lab analyte in the units the labs report.
+# Plausible ranges of each analyte in its unit (isletflow.trial.ANALYTE_UNITS), whatever the
+# trial's lab calls the test.
 LAB_RANGES: dict[str, tuple[float, float]] = {
-    "HBA1C": (3.0, 20.0),        # % (NGSP)
-    "CPEP_FAST": (0.0, 5000.0),  # pmol/L
-    "CPEP_STIM": (0.0, 10000.0),  # pmol/L
-    "ANC": (0.0, 50000.0),       # cells/mm3
+    "hba1c": (3.0, 20.0),                   # % (NGSP)
+    "c_peptide_fasting": (0.0, 5000.0),     # pmol/L
+    "c_peptide_stimulated": (0.0, 10000.0),  # pmol/L
+    "anc": (0.0, 50000.0),                  # cells/mm3
 }
 
 

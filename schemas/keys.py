@@ -48,7 +48,7 @@ CORE_KEYS: dict[str, RecordKey] = {
     "adverse_events": RecordKey(REDCAP_REPEATING, check_duplicates=True),
     "concomitant_medications": RecordKey(REDCAP_REPEATING, check_duplicates=True),
     "disposition": RecordKey(("participant_id",)),
-    "lab_results": RecordKey(("participant_id", "visit", "collection_date", "analyte",
+    "lab_results": RecordKey(("participant_id", "visit", "collection_date", "test_code",
                               "accession_key"), ("accession", "value_original", "unit_original")),
     "fingerstick_glucose": RecordKey(("participant_id", "timestamp_utc"),
                                      ("site_id", "timestamp_local", "glucose_original",

@@ -11,6 +11,7 @@ from isletflow import build as b
 from isletflow.config import PipelineConfig
 from isletflow.landing import LandingFile, LandingProblem
 from isletflow.staging import StagedFile
+from isletflow.trial import Trial
 
 
 @task(name="build-core", timeout_seconds=1800)
@@ -25,11 +26,11 @@ def build_core(cfg: PipelineConfig, build: Path, files: list[LandingFile],
 
 
 @task(name="validate-core", timeout_seconds=1800)
-def validate_core(build: Path, now: dt.datetime, docs_dir: Path | None = None,
+def validate_core(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path | None = None,
                   run_name: str | None = None) -> dict[str, int]:
     """Row rules, pandera + GX contracts; failing rows moved to quality; overlaps resolved;
     GX Data Docs rendered into ``docs_dir``."""
-    moved = b.validate_build(build, now, docs_dir, run_name)
+    moved = b.validate_build(build, now, trial, docs_dir, run_name)
     get_run_logger().info("rows quarantined per core table: %s", moved)
     return moved
 

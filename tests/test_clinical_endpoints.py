@@ -7,12 +7,27 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from isletflow.config import VISIT_DAYS
 from isletflow.endpoints.hba1c import hba1c_by_visit
 from isletflow.endpoints.insulin_independence import insulin_independence
 from isletflow.endpoints.primary_endpoint import primary_endpoint
 from isletflow.endpoints.she_free import she_free
 from isletflow.endpoints.study_day import with_study_day
+from isletflow.trial import load_trial
+
+# The sample trial's file holds the published definitions (Reichman et al., NEJM 2025):
+# SHE-free days 90-365; HbA1c < 7.0 % or a 1.0-point drop at days 180-365; insulin
+# independence days 180-365 against days -28..-1.
+SAMPLE = load_trial()
+VISIT_DAYS = SAMPLE.lab_visit_days
+PRIMARY = SAMPLE.endpoints.primary
+II = SAMPLE.endpoints.insulin_independence
+
+
+def test_the_sample_trial_file_holds_the_published_definitions():
+    assert PRIMARY.she_days == (90, 365) and PRIMARY.hba1c_days == (180, 365)
+    assert (PRIMARY.hba1c_below_pct, PRIMARY.hba1c_drop_pp) == (7.0, 1.0)
+    assert II.days == (180, 365) and II.baseline_days == (-28, -1)
+    assert SAMPLE.efficacy_arms == ["full"] and SAMPLE.infusion_day == 0
 
 DAY0 = dt.date(2024, 1, 1)
 
@@ -31,6 +46,13 @@ def test_study_day_zero_is_the_infusion_day():
     assert with_study_day(df, infusions("A"), "d")["study_day"].to_list() == [-1, 0, 365]
 
 
+def test_day1_convention_has_no_day_zero():
+    # CDISC: the infusion day is day 1, the day before day -1, 365 days later day 366
+    df = pl.DataFrame({"participant_id": ["A"] * 4, "d": [day(-2), day(-1), DAY0, day(365)]})
+    inf = infusions("A").with_columns(infusion_day=pl.lit(1))
+    assert with_study_day(df, inf, "d")["study_day"].to_list() == [-2, -1, 1, 366]
+
+
 def test_she_window_is_day_90_through_365_inclusive_and_needs_assistance():
     ev = pl.DataFrame({
         "participant_id": ["A", "B", "C", "D", "E"],
@@ -38,7 +60,8 @@ def test_she_window_is_day_90_through_365_inclusive_and_needs_assistance():
         "third_party_assistance": [True, True, True, False, True],
     })
     out = {r["participant_id"]: r for r in
-           she_free(ev, infusions("A", "B", "C", "D", "E", "F")).iter_rows(named=True)}
+           she_free(ev, infusions("A", "B", "C", "D", "E", "F"), *PRIMARY.she_days)
+           .iter_rows(named=True)}
     assert out["A"]["she_free"] is True      # day 89 is before the window
     assert out["B"]["she_free"] is False and out["B"]["first_she_day"] == 90
     assert out["C"]["she_free"] is True      # day 366 is after it
@@ -50,7 +73,7 @@ def test_she_window_is_day_90_through_365_inclusive_and_needs_assistance():
 def lab(pid: str, rows: list[tuple[str, int, float]]) -> pl.DataFrame:
     return pl.DataFrame({
         "participant_id": [pid] * len(rows), "visit": [r[0] for r in rows],
-        "collection_date": [day(r[1]) for r in rows], "analyte": ["HBA1C"] * len(rows),
+        "collection_date": [day(r[1]) for r in rows], "analyte": ["hba1c"] * len(rows),
         "value": [r[2] for r in rows], "unit": ["%"] * len(rows),
     })
 
@@ -80,7 +103,8 @@ def test_insulin_independence_and_dose_reduction():
     ])
     parts = pl.DataFrame({"participant_id": ["A", "B", "C"], "weight_kg": [80.0, 50.0, 60.0]})
     out = {r["participant_id"]: r for r in
-           insulin_independence(d, infusions("A", "B", "C"), parts).iter_rows(named=True)}
+           insulin_independence(d, infusions("A", "B", "C"), parts, *II.days, II.baseline_days)
+           .iter_rows(named=True)}
     assert out["A"]["insulin_independent"] is True
     assert out["A"]["baseline_dose_u_day"] == pytest.approx(42.0)       # (40 + 44) / 2
     assert out["A"]["baseline_dose_u_kg_day"] == pytest.approx(0.525)   # 42 / 80
@@ -104,7 +128,9 @@ def test_primary_endpoint_conditions_and_reasons():
         # B: 8.5 -> 7.5 is a decrease of exactly 1.0 point; D: 8.0 -> 7.4 only 0.6
         "change_from_baseline_pp": [-2.0, -1.7, -1.0, -2.0, -0.6, -2.5],
     })
-    out = {r["participant_id"]: r for r in primary_endpoint(she, h, inf).iter_rows(named=True)}
+    out = {r["participant_id"]: r for r in primary_endpoint(
+        she, h, inf, *PRIMARY.hba1c_days, PRIMARY.she_days, PRIMARY.hba1c_below_pct,
+        PRIMARY.hba1c_drop_pp, SAMPLE.efficacy_arms).iter_rows(named=True)}
     assert out["A"]["primary_met"] is True and out["A"]["glycaemic_day"] == 270  # day 90 too early
     assert out["B"]["primary_met"] is True and out["B"]["reason"].startswith("met:")
     assert out["C"]["primary_met"] is False

@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from isletflow.build import write_site_queries
 from isletflow.cli import app
-from isletflow.config import SITES_BY_ID, PipelineConfig
+from isletflow.config import PipelineConfig
+from isletflow.trial import load_trial
 from isletflow.landing import LandingFile, scan_landing, sha256_of
 from isletflow.readers import MalformedCsvError, read_error_message, read_export
 from isletflow.readers.redcap_dictionary import DICTIONARY_HEADER

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from isletflow.config import SITES
+from nightly_steps import load_sample_trial
 from isletflow.warehouse import run_sql, write_table
 
 
@@ -19,8 +19,7 @@ def harmonise(site: str, rows: list[tuple[str, str]], unit: str = "mg/dL") -> pl
     run_sql(con, "audit/tables.sql")
     run_sql(con, "raw/tables.sql")
     run_sql(con, "quality/tables.sql")
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_sample_trial(con)
     con.execute("INSERT INTO audit.files VALUES ('f000000000000001', 'x', ?, 'cgm', 'p', "
                 "'US01-001', 1, TIMESTAMP '2025-01-01', 'dexcom_clarity', 'r')", [site])
     raw = pl.DataFrame({
@@ -104,8 +103,7 @@ def test_overlapping_exports_of_a_receiver_left_on_summer_time_agree_on_every_re
     con = duckdb.connect()
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_sample_trial(con)
     files = {"fa00000000000001": (egv(t0, dt.datetime(2024, 10, 27)), "2024-10-27"),
              "fb00000000000002": (egv(dt.datetime(2024, 10, 23), dt.datetime(2024, 11, 3)),
                                   "2024-11-03")}
@@ -151,8 +149,7 @@ def test_a_receiver_set_back_a_week_late_keeps_each_reading_at_one_utc_in_every_
     con = duckdb.connect()
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_sample_trial(con)
     for fid, (a, b, received) in files.items():
         rows = [r for r in readings if a <= r[0] < b]
         con.execute("INSERT INTO audit.files VALUES (?, ?, 'DE01', 'cgm', ?, 'DE01-001', 1, ?, "

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from isletflow.config import SITES
+from nightly_steps import load_sample_trial
 from isletflow.warehouse import run_sql, write_table
 
 
@@ -16,8 +16,7 @@ def warehouse(site: str, participant: str | None = "GB01-001") -> duckdb.DuckDBP
     con = duckdb.connect()
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_sample_trial(con)
     con.execute("CREATE TABLE core.participants (participant_id VARCHAR, site_id VARCHAR)")
     con.execute("INSERT INTO core.participants VALUES (?, ?)", [participant, site])
     con.execute("INSERT INTO audit.files VALUES ('f000000000000001', 'x', ?, 'cgm', 'p', ?, 1, "

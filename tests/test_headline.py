@@ -50,19 +50,19 @@ def test_fourteen_participants_two_half_twelve_full(full_trial):
 def test_all_full_dose_participants_meet_the_headline(full_trial):
     con, _, _ = full_trial
     full = "FROM endpoints.participant_summary WHERE dose_group = 'full'"
-    assert one(con, f"SELECT count(*) {full} AND she_free_d90_365") == 12
+    assert one(con, f"SELECT count(*) {full} AND she_free") == 12
     assert one(con, f"SELECT count(*) {full} AND last_hba1c_pct < 7.0") == 12
-    assert one(con, f"SELECT count(*) {full} AND tir_day365_pct > 70.0") == 12
-    assert one(con, f"SELECT count(*) {full} AND cgm_day365_sufficient") == 12
+    assert one(con, f"SELECT count(*) {full} AND tir_pct > 70.0 AND tir_window = 'day_365'") == 12
+    assert one(con, f"SELECT count(*) {full} AND cgm_sufficient") == 12
     assert one(con, f"SELECT count(*) {full} AND primary_met") == 12
 
 
 def test_ten_insulin_independent_two_reduced(full_trial):
     con, _, _ = full_trial
     full = "FROM endpoints.participant_summary WHERE dose_group = 'full'"
-    assert one(con, f"SELECT count(*) {full} AND insulin_independent_d180_365") == 10
+    assert one(con, f"SELECT count(*) {full} AND insulin_independent") == 10
     reduced = con.sql(f"SELECT insulin_dose_change_pct {full} "
-                      "AND NOT insulin_independent_d180_365").fetchall()
+                      "AND NOT insulin_independent").fetchall()
     assert len(reduced) == 2
     assert all(r[0] < -25.0 for r in reduced)  # a real reduction, not noise
 
@@ -72,7 +72,7 @@ def test_two_deaths_with_their_causes(full_trial):
     assert con.sql("SELECT cause, fatal_ae_terms FROM endpoints.deaths ORDER BY 1").fetchall() == [
         ("Cryptococcal meningitis", "Cryptococcal meningitis"),
         ("Worsening of pre-existing neurocognitive disorder", "Neurocognitive disorder")]
-    total = con.sql("SELECT enrolled, dosed_half, dosed_full, completed_day365, died FROM "
+    total = con.sql("SELECT enrolled, dosed_half, dosed_full, completed, died FROM "
                     "endpoints.disposition WHERE region = '(all)'").fetchall()
     assert total == [(14, 2, 12, 12, 2)]
 
@@ -104,6 +104,6 @@ def test_engraftment_and_igls_in_the_full_dose_group(full_trial):
     # Igls at day 365 (Rickels 2018): treatment success (optimal or good) needs no severe
     # event in the year; GB01-001 had one on day 45, so 11 of 12
     # (core keeps every export's row of a record; the current one is the record)
-    assert one(con, "SELECT count(*) FROM endpoints.igls_day365 JOIN core.infusions USING "
+    assert one(con, "SELECT count(*) FROM endpoints.igls JOIN core.infusions USING "
                     "(participant_id) WHERE dose_group = 'full' AND treatment_success "
                     "AND record_status = 'current'") == 11

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from isletflow import landing
-from isletflow.config import SITES_BY_ID
+from isletflow.trial import load_trial
 from isletflow.demo import generate_trial
 from isletflow.landing import scan_landing
 from isletflow.staging import stage_export
@@ -27,7 +27,7 @@ from schemas.core import CORE_MODELS
 
 from nightly_steps import build_night
 
-SITES = set(SITES_BY_ID)
+SITES = set(load_trial().site_ids)
 
 
 @pytest.fixture(scope="module")

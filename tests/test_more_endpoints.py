@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from isletflow.config import VISIT_DAYS, AnalysisWindow
+from isletflow.config import AnalysisWindow
 from isletflow.endpoints.adverse_event_summary import adverse_event_summary
 from isletflow.endpoints.c_peptide import c_peptide_by_visit
 from isletflow.endpoints.cgm_hypo_event_counts import cgm_hypo_event_counts
@@ -19,6 +19,10 @@ from isletflow.endpoints.igls import igls_outcome
 from isletflow.endpoints.insulin_at_visit import insulin_at_visit
 from isletflow.endpoints.neutropenia import ctcae_neutropenia_grade, neutropenia
 from isletflow.endpoints.she_listing import she_listing
+from isletflow.trial import load_trial
+
+SAMPLE = load_trial()  # the sample trial's file: the published thresholds and schedule
+VISIT_DAYS = SAMPLE.lab_visit_days
 
 DAY0 = dt.date(2024, 1, 1)
 T0 = dt.datetime(2024, 1, 10, 8, 0)
@@ -74,7 +78,7 @@ def test_she_listing_periods_and_what_counts():
                        "event_date": [day(-10), day(45), day(90), day(366)],
                        "third_party_assistance": [True, True, True, True],
                        "source_file_id": ["f"] * 4, "source_row": [2, 3, 4, 5]})
-    out = she_listing(ev, inf("A"))
+    out = she_listing(ev, inf("A"), 90, 365)
     assert out["period"].to_list() == ["pre-infusion", "day 0-89", "day 90-365",
                                        "after day 365"]
     assert out["counts_for_primary"].to_list() == [False, False, True, False]
@@ -84,7 +88,7 @@ def test_off_insulin_at_visit_uses_the_week_before_the_visit():
     diary = pl.DataFrame({"participant_id": ["A"] * 3,
                           "diary_date": [day(83), day(85), day(90)],
                           "total_daily_dose_u": [4.0, 0.0, 0.0]})
-    out = insulin_at_visit(diary, inf("A"), {"day_90": 90, "day_180": 180})
+    out = insulin_at_visit(diary, inf("A"), {"day_90": 90, "day_180": 180}, 6)
     d90 = out.filter(pl.col("visit") == "day_90").row(0, named=True)
     assert (d90["n_diary_days"], d90["off_insulin"]) == (2, True)  # day 83 is 7 days before
     d180 = out.filter(pl.col("visit") == "day_180").row(0, named=True)
@@ -98,9 +102,9 @@ def lab(rows: list[tuple[str, str, int, str, float]]) -> pl.DataFrame:
 
 
 def test_c_peptide_engraftment_is_detectable_c_peptide_after_infusion():
-    labs = lab([("A", "screening", -20, "CPEP_FAST", 3.0), ("A", "screening", -20, "CPEP_STIM", 5.0),
-                ("A", "day_90", 90, "CPEP_FAST", 9.0), ("A", "day_90", 90, "CPEP_STIM", 10.0),
-                ("B", "day_90", 91, "CPEP_FAST", 2.0), ("B", "day_90", 91, "CPEP_STIM", 9.9)])
+    labs = lab([("A", "screening", -20, "c_peptide_fasting", 3.0), ("A", "screening", -20, "c_peptide_stimulated", 5.0),
+                ("A", "day_90", 90, "c_peptide_fasting", 9.0), ("A", "day_90", 90, "c_peptide_stimulated", 10.0),
+                ("B", "day_90", 91, "c_peptide_fasting", 2.0), ("B", "day_90", 91, "c_peptide_stimulated", 9.9)])
     out = c_peptide_by_visit(labs, inf("A", "B"), VISIT_DAYS, lloq_pmol_l=10.0)
     got = {(r["participant_id"], r["visit"]): (r["detectable"], r["engrafted"])
            for r in out.iter_rows(named=True)}
@@ -123,7 +127,8 @@ def igls_inputs(hba1c: float, she_after: int, dose_now: float, cpep_now: float):
                       schema_overrides={"stimulated_pmol_l": pl.Float64,
                                         "study_day": pl.Int32, "nominal_day": pl.Int32})
     parts = pl.DataFrame({"participant_id": [pid], "weight_kg": [80.0]})
-    return igls_outcome(hb, she, diary, cp, parts, inf(pid)).row(0, named=True)
+    return igls_outcome(hb, she, diary, cp, parts, inf(pid), SAMPLE.endpoints.igls,
+                        (-28, -1)).row(0, named=True)
 
 
 @pytest.mark.parametrize("hba1c,she_after,dose_now,cpep_now,status", [
@@ -155,11 +160,11 @@ def ae_frame(rows):
 
 
 def test_neutropenia_worst_grade_after_infusion_and_reported_seriousness():
-    labs = lab([("A", "screening", -20, "ANC", 400.0), ("A", "day_56", 56, "ANC", 800.0),
-                ("B", "day_56", 56, "ANC", 2500.0)])
+    labs = lab([("A", "screening", -20, "anc", 400.0), ("A", "day_56", 56, "anc", 800.0),
+                ("B", "day_56", 56, "anc", 2500.0)])
     ae = ae_frame([("A", "Neutropenia", "Blood and lymphatic system disorders", True, 3,
                     "recovered")])
-    out = {r["participant_id"]: r for r in neutropenia(labs, ae, inf("A", "B")).iter_rows(named=True)}
+    out = {r["participant_id"]: r for r in neutropenia(labs, ae, inf("A", "B"), 2000.0).iter_rows(named=True)}
     assert (out["A"]["worst_grade"], out["A"]["nadir_day"], out["A"]["serious_neutropenia"]) == (3, 56, True)
     assert (out["B"]["worst_grade"], out["B"]["serious_neutropenia"]) == (0, False)
 
@@ -195,7 +200,7 @@ def test_glucocorticoids_after_infusion_are_deviations_others_are_not():
                        "stop_date": [None] * 4, "source_file_id": ["f"] * 4,
                        "source_row": [2, 3, 4, 5]},
                       schema_overrides={"indication": pl.String, "stop_date": pl.Date})
-    out = glucocorticoid_deviations(cm, inf("A", "B"))
+    out = glucocorticoid_deviations(cm, inf("A", "B"), SAMPLE.safety.prohibited_medications)
     assert out.select("participant_id", "medication", "deviation").rows() == [
         ("A", "HYDROCORTISONE cream", True), ("A", "Prednisone 20 mg", True),
         ("B", "Prednisolone", False)]
@@ -208,10 +213,10 @@ def test_disposition_by_site_region_and_total():
     dispo = pl.DataFrame({"participant_id": ["A", "B", "C"],
                           "status": ["died", "completed", "completed"]})
     sites = pl.DataFrame({"site_id": ["US01", "DE01"], "region": ["North America", "Europe"]})
-    out = disposition_summary(parts, infs, dispo, sites)
+    out = disposition_summary(parts, infs, dispo, sites, ["half", "full"])
     rows = {(r["region"], r["site_id"]): r for r in out.iter_rows(named=True)}
     assert rows[("North America", "US01")]["enrolled"] == 2
     assert rows[("North America", "US01")]["died"] == 1
     total = rows[("(all)", "(all)")]
     assert (total["enrolled"], total["dosed_half"], total["dosed_full"],
-            total["completed_day365"], total["died"]) == (3, 1, 2, 2, 1)
+            total["completed"], total["died"]) == (3, 1, 2, 2, 1)

@@ -82,7 +82,7 @@ def test_endpoint_rows_per_participant(small_trial):
         per = dict(con.sql("SELECT participant_id, count(*) FROM endpoints.cgm_metrics "
                            "GROUP BY ALL").fetchall())
         assert per == {p: 5 for p in manifest.participants}  # baseline + 4 follow-up windows
-        for t in ("she_free_d90_365", "insulin_independence", "primary_endpoint",
+        for t in ("she_free", "insulin_independence", "primary_endpoint",
                   "participant_summary"):
             ids = [r[0] for r in con.sql(f"SELECT participant_id FROM endpoints.{t} "
                                          "ORDER BY 1").fetchall()]
@@ -117,7 +117,7 @@ def test_quarantined_rows_keep_their_values_and_leave_core(small_trial):
         hba1c = con.sql("SELECT value FROM quality.issues WHERE table_name = 'lab_results' "
                         "AND rule LIKE 'gx:%'").fetchall()
         assert hba1c == [("40.0",)]
-        assert con.sql("SELECT count(*) FROM core.lab_results WHERE analyte = 'HBA1C' "
+        assert con.sql("SELECT count(*) FROM core.lab_results WHERE test_code = 'HBA1C' "
                        "AND value > 20").fetchall()[0][0] == 0
         moved = con.sql("SELECT table_name, count(*) FROM quality.quarantined_rows "
                         "GROUP BY ALL ORDER BY 1").fetchall()

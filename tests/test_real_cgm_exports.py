@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from isletflow.cli import app
-from isletflow.config import PROJECT_ROOT, SITES
+from isletflow.config import PROJECT_ROOT
+from nightly_steps import load_sample_trial
 from isletflow.inspect import Inspection, inspect_export
 from isletflow.readers import read_export
 from isletflow.warehouse import run_sql, write_table
@@ -214,8 +215,7 @@ def landed_rows(fmt: str, df: pl.DataFrame, site: str, participant: str
     con = duckdb.connect()
     for script in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, script)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_sample_trial(con)
     con.execute("INSERT INTO audit.files VALUES ('f000000000000001', 'x', ?, 'cgm', 'p', ?, 1, "
                 "TIMESTAMP '2025-01-01', ?, 'r')", [site, participant, fmt])
     con.register("_raw", df.insert_column(0, pl.lit("f000000000000001").alias("file_id")))

@@ -12,8 +12,8 @@ import duckdb
 import polars as pl
 import pytest
 
+from nightly_steps import load_sample_trial
 from isletflow.build import _select_text, keyed_sql, resolve_identity
-from isletflow.config import SITES
 from isletflow.quality import KeyViolationError, check_keys
 from isletflow.warehouse import run_sql, sql_files, write_table
 from schemas.keys import CORE_KEYS
@@ -26,8 +26,7 @@ def warehouse(files: list[tuple[str, str, str, dt.datetime]]) -> duckdb.DuckDBPy
     con = duckdb.connect()
     for name in ("schemas.sql", "audit/tables.sql", "raw/tables.sql", "quality/tables.sql"):
         run_sql(con, name)
-    write_table(con, "core.sites", pl.DataFrame([{"site_id": s.site_id, "timezone": s.timezone}
-                                                 for s in SITES]))
+    load_sample_trial(con)
     for file_id, site, path, received in files:
         con.execute("INSERT INTO audit.files VALUES (?, ?, ?, 'edc', ?, NULL, 1, ?, 'redcap', "
                     "'r')", [file_id, file_id, site, path, received])
@@ -194,8 +193,8 @@ def test_a_lab_file_resent_with_an_accession_column_and_one_correction():
     fixed = [rows[0], ("US01-001", "day_90", "2024-06-01", "ANC", "3010", "cells/mm3")]
     load_raw(con, "central_lab", lab(F2, fixed, accession=["A-17", "A-18"]))
     build_core(con)
-    current = con.sql("SELECT analyte, value FROM core.lab_results WHERE record_status = "
-                      "'current' ORDER BY analyte").fetchall()
+    current = con.sql("SELECT test_code, value FROM core.lab_results WHERE record_status = "
+                      "'current' ORDER BY test_code").fetchall()
     assert current == [("ANC", 3010.0), ("HBA1C", 6.4)]
     assert statuses(con, "lab_results") == [(F1, 2, "overlap"), (F1, 3, "superseded"),
                                             (F2, 2, "current"), (F2, 3, "current")]

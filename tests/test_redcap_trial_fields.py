@@ -1,5 +1,5 @@
-"""REDCap exports as the nightly stages them: the trial's fields only (config.TRIAL_REDCAP_FIELDS,
-the fields sql/core/0*.sql reads), personal data named in many ways, value problems shown by
+"""REDCap exports as the nightly stages them: the trial's fields only (the trial file's field
+map, Trial.redcap_fields), personal data named in many ways, value problems shown by
 their shape, and trial fields that a missing ``<form>_complete`` column would put in another
 form. Every export here is hand-made; the expected rows and names are read off it."""
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from isletflow.config import PROJECT_ROOT, TRIAL_REDCAP_FIELDS
+from isletflow.config import PROJECT_ROOT
+from isletflow.trial import REDCAP_COLUMNS, load_trial
 from isletflow.demo.redcap import FORMS as DEMO_FORMS
 from isletflow.demo.redcap import dictionary_csv
 from isletflow.inspect import inspect_export
@@ -23,6 +24,8 @@ from isletflow.landing import LandingFile, sha256_of
 from isletflow.readers.redcap import personal_data_reason, read_redcap_export
 from isletflow.readers.redcap_dictionary import DICTIONARY_HEADER
 from isletflow.staging import stage_export
+
+TRIAL_REDCAP_FIELDS = load_trial().redcap_fields  # the sample trial's (trials/islet-101.toml)
 
 
 def landing_file(path: Path, site: str = "US01") -> LandingFile:
@@ -61,17 +64,27 @@ def cells(df: pl.DataFrame) -> set[str]:
 # ---------------------------------------------------------------- the trial's field list
 
 
-def test_the_trial_fields_are_the_fields_the_core_sql_reads():
+def test_the_core_sql_reads_the_columns_the_trial_file_maps_and_names_no_redcap_field():
+    # each core script reads one core table's columns from redcap_values (the trial file's
+    # field map, sql/core/00b_redcap_values.sql): exactly the columns a trial may map, and
+    # never a REDCap form or field name of its own
     read: dict[str, tuple[str, ...]] = {}
     for sql in sorted((PROJECT_ROOT / "sql/core").glob("0*.sql")):
         text = sql.read_text()
-        fields = re.findall(r"\bfield\s*=\s*'(\w+)'", text)
-        if not fields:
-            continue
-        forms = re.findall(r"FROM raw\.redcap WHERE form\s*=\s*'(\w+)'", text)
-        assert len(forms) == 1, sql.name  # one form per core script
-        read[forms[0]] = tuple(fields)
-    assert read == TRIAL_REDCAP_FIELDS
+        assert not re.search(r"\b(field|form)\s*=\s*'", text), sql.name
+        tables = re.findall(r"FROM redcap_values WHERE core_table\s*=\s*'(\w+)'", text)
+        if tables:
+            assert len(tables) == 1, sql.name  # one core table per script
+            read[tables[0]] = tuple(re.findall(r"\bcolumn_name\s*=\s*'(\w+)'", text))
+    assert read == {t: tuple(cols) for t, cols in REDCAP_COLUMNS.items()}
+
+
+def test_the_sample_trial_keeps_its_fields_per_form():
+    assert TRIAL_REDCAP_FIELDS["enrolment"] == ("enrol_date", "age", "sex", "weight_kg",
+                                                "t1d_duration_y")
+    assert TRIAL_REDCAP_FIELDS["adverse_events"] == ("ae_term", "ae_soc", "ae_onset_date",
+                                                     "ae_serious", "ae_grade", "ae_outcome")
+    assert len(TRIAL_REDCAP_FIELDS) == 7 and sum(map(len, TRIAL_REDCAP_FIELDS.values())) == 27
 
 
 def test_no_trial_field_is_named_like_personal_data():

@@ -40,7 +40,7 @@ KEYS = {
     "insulin_diary": ("participant_id", "event_name", "instance"),
     "adverse_events": ("participant_id", "event_name", "instance"),
     "concomitant_medications": ("participant_id", "event_name", "instance"),
-    "lab_results": ("participant_id", "visit", "collection_date", "analyte"),
+    "lab_results": ("participant_id", "visit", "collection_date", "test_code"),
     "cgm_readings": ("participant_id", "device", "timestamp_utc"),
 }
 RESENT = "_resent"
@@ -116,8 +116,9 @@ def nights(tmp_path_factory, prefect_server):
     first = nightly(landing_dir=str(landing), warehouse=str(wh))
     before = {"endpoints": table_digests(wh), "core": core_state(wh)}
     with duckdb.connect(str(wh), read_only=True) as con:
-        registered = {r[0] for r in con.sql("SELECT rel_path FROM audit.files").fetchall()}
-        lab = con.sql("SELECT participant_id, visit, collection_date::VARCHAR, analyte, "
+        registered = {r[0] for r in con.sql("SELECT rel_path FROM audit.files "
+                                            "WHERE kind <> 'trial'").fetchall()}
+        lab = con.sql("SELECT participant_id, visit, collection_date::VARCHAR, test_code, "
                       "value_original, record_status FROM core.lab_results").fetchall()
     copies = {resend(p): p for p in sorted(landing.rglob("*")) if p.is_file()}
     second = nightly(landing_dir=str(landing), warehouse=str(wh))

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from isletflow.config import GLUCOCORTICOIDS
-from isletflow.endpoints.study_day import with_study_day
+from isletflow.endpoints.study_day import infusion_day, with_study_day
 
 
 def glucocorticoid_deviations(conmeds: pl.DataFrame, infusions: pl.DataFrame,
-                              names: Sequence[str] = GLUCOCORTICOIDS) -> pl.DataFrame:
+                              names: Sequence[str]) -> pl.DataFrame:
     """Every medication-form entry of a systemic glucocorticoid (``names``, matched as a whole
     word of the medication name, case-insensitive) started on or after the infusion day: the
     protocol's immunosuppression is glucocorticoid-free, so each is a protocol deviation
@@ -20,6 +19,7 @@ def glucocorticoid_deviations(conmeds: pl.DataFrame, infusions: pl.DataFrame,
     gc = with_study_day(conmeds.filter(pl.col("medication").str.contains(pattern)), infusions,
                         "start_date")
     return gc.select("participant_id", "medication", "indication", "start_date", "stop_date",
-                     start_day="study_day", deviation=pl.col("study_day") >= 0,
+                     start_day="study_day",
+                     deviation=pl.col("study_day") >= infusion_day(infusions),
                      source_file_id="source_file_id", source_row="source_row"
                      ).sort("participant_id", "start_date")

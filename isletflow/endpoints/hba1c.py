@@ -6,21 +6,21 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from isletflow.endpoints.study_day import with_study_day
+from isletflow.endpoints.study_day import infusion_day, with_study_day
 
 
 def hba1c_by_visit(lab_results: pl.DataFrame, infusions: pl.DataFrame,
                    visit_days: Mapping[str, int]) -> pl.DataFrame:
     """One row per HbA1c result: visit, nominal and actual study day, value, change.
 
-    Definitions: HbA1c in NGSP % (results reported in %, analyte ``HBA1C``). Baseline = the
-    last HbA1c collected on or before day 0 (ICH E9 convention of the last pre-treatment
-    value). ``change_from_baseline_pp`` = value - baseline, in percentage points (negative =
+    Definitions: HbA1c in NGSP % (analyte ``hba1c``: the trial's lab codes converted to %).
+    Baseline = the last HbA1c collected on or before the infusion day (ICH E9 convention of
+    the last pre-treatment value). ``change_from_baseline_pp`` = value - baseline, in percentage points (negative =
     improvement). ``nominal_day`` is the scheduled day of the visit label (protocol schedule,
     ``visit_days``), used to decide which time points fall in an endpoint's day range.
     """
     h = with_study_day(
-        lab_results.filter((pl.col("analyte") == "HBA1C") & (pl.col("unit") == "%")),
+        lab_results.filter((pl.col("analyte") == "hba1c") & (pl.col("unit") == "%")),
         infusions, "collection_date",
     ).select(
         "participant_id", "visit", "collection_date", "study_day",
@@ -29,7 +29,7 @@ def hba1c_by_visit(lab_results: pl.DataFrame, infusions: pl.DataFrame,
                                                    return_dtype=pl.Int32),
     )
     baseline = (
-        h.filter(pl.col("study_day") <= 0)
+        h.filter(pl.col("study_day") <= infusion_day(infusions))
         .sort("collection_date")
         .group_by("participant_id")
         .agg(baseline_hba1c_pct=pl.col("hba1c_pct").last())

@@ -8,17 +8,19 @@ from isletflow.endpoints.study_day import with_study_day
 
 
 def insulin_independence(diary: pl.DataFrame, infusions: pl.DataFrame,
-                         participants: pl.DataFrame, first_day: int = 180,
-                         last_day: int = 365, baseline: tuple[int, int] = (-28, -1)
-                         ) -> pl.DataFrame:
+                         participants: pl.DataFrame, first_day: int, last_day: int,
+                         baseline: tuple[int, int]) -> pl.DataFrame:
     """Per participant: insulin independence over days [first_day, last_day] and dose change.
 
     Definitions (trial protocol as published; Reichman et al., NEJM 2025): insulin independence
-    = no exogenous insulin, evaluated from day 180 to day 365: every insulin-diary day in the
+    = no exogenous insulin, evaluated over [first_day, last_day] (the trial file's
+    ``endpoints.insulin_independence.days``): every
+    insulin-diary day in the
     interval records a total daily dose (basal + bolus) of 0 U, and at least one diary day was
     reported (no diary = not evaluable, reported as null). Mean daily dose = mean of the
-    reported diary days (missing days are not imputed). Baseline = mean over days -28..-1.
-    Dose change % = (mean d180-365 - baseline) / baseline x 100, the same in U/day and
+    reported diary days (missing days are not imputed). Baseline = mean over the
+    ``baseline`` days (``endpoints.insulin_independence.baseline_days``). Dose change % = (mean over the interval -
+    baseline) / baseline x 100, the same in U/day and
     U/kg/day (weight at enrolment), both reported.
     """
     d = with_study_day(diary, infusions, "diary_date")

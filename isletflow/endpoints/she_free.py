@@ -7,16 +7,17 @@ import polars as pl
 from isletflow.endpoints.study_day import with_study_day
 
 
-def she_free(she_events: pl.DataFrame, infusions: pl.DataFrame, first_day: int = 90,
-             last_day: int = 365) -> pl.DataFrame:
+def she_free(she_events: pl.DataFrame, infusions: pl.DataFrame, first_day: int,
+             last_day: int) -> pl.DataFrame:
     """Per participant: severe hypoglycaemic events (SHE) on study days [first_day, last_day].
 
     Definition: a SHE is ADA level 3 hypoglycaemia, an event with altered mental and/or
     physical status needing third-party assistance, with no glucose threshold (American
     Diabetes Association, Standards of Care, "Glycemic Goals and Hypoglycemia", Table 6.4;
     International Hypoglycaemia Study Group, Diabetes Care 2017;40:155). Only events reported
-    on the event form with ``third_party_assistance`` count. The primary endpoint of the trial
-    (as published) uses days 90 through 365, both inclusive.
+    on the event form with ``third_party_assistance`` count. The primary endpoint's interval is the
+    trial file's ``endpoints.primary.she_days``, both ends inclusive (the published one:
+    trials/islet-101.toml).
 
     Returns ``participant_id, she_count, first_she_day, she_free`` for every participant with
     an infusion date (a participant with no event in the interval is SHE-free).

@@ -86,8 +86,8 @@ def _copy_capped(src, dst) -> None:
 def plain_export(path: Path) -> Iterator[Path]:
     """``path`` itself for a plain export; for a ``.gz`` or ``.zip`` the export inside,
     unpacked to a private temporary folder that is removed on exit. The unpacked file is named
-    after ``path`` (``US01-001__x.csv.gz`` -> ``US01-001__x.csv``; ``US01-001__x.zip``
-    holding a ``.csv`` -> ``US01-001__x.csv``), so names read from it stay the received ones."""
+    after ``path`` (``P-001__x.csv.gz`` -> ``P-001__x.csv``; ``P-001__x.zip``
+    holding a ``.csv`` -> ``P-001__x.csv``), so names read from it stay the received ones."""
     if not is_compressed(path):
         yield path
         return

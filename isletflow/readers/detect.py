@@ -102,7 +102,7 @@ def read_export(path: Path, redcap_dictionary: Path | None = None,
     ``redcap_dictionary``: the project's REDCap data dictionary, used when ``path`` is a
     REDCap export (to assign fields to forms, decode and type values); ignored otherwise.
     ``redcap_fields``: the only REDCap fields to keep, per form (the nightly's
-    config.TRIAL_REDCAP_FIELDS; see redcap.read_redcap_export); ignored for other formats."""
+    the trial file's ``Trial.redcap_fields``; see redcap.read_redcap_export); ignored for other formats."""
     fmt = detect_format(path)
     if fmt == "redcap" and (redcap_dictionary is not None or redcap_fields is not None):
         df, problems = read_redcap(path, redcap_dictionary, redcap_fields)

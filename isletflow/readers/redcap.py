@@ -40,7 +40,7 @@ Personal data never leaves this reader (see ``personal_data_reason``): columns a
 the dictionary's ``Identifier?`` flag and field types, by name (``PERSONAL_NAMES``, ...), and
 by values that look like e-mail addresses or phone numbers. Without a dictionary a free-text
 field is only known by its name; so the nightly reads an export with the trial's fields
-(``trial_fields``, config.TRIAL_REDCAP_FIELDS): every other field is dropped by name, its
+(``trial_fields``, the trial file's ``Trial.redcap_fields``): every other field is dropped by name, its
 values never read into a row, and the file gets one warning that names them
 (``redcap_fields_not_collected``); a trial field that the layout puts in another form than the
 trial's is not loaded either, with a file-level error (``redcap_field_in_wrong_form``: the
@@ -230,7 +230,7 @@ def read_redcap_export(path: Path, dictionary: Path | RedcapDictionary | None = 
     ``dictionary``: the project's data dictionary (a path or a loaded one). Fields it does
     not know keep the position rule and stay untyped (``value_type`` null).
     ``trial_fields``: form -> the fields to keep (the nightly passes
-    config.TRIAL_REDCAP_FIELDS); every other field is dropped (``_layout``), and the file's
+    the trial file's ``Trial.redcap_fields``); every other field is dropped (``_layout``), and the file's
     problems say so once (``_trial_problems``, ``row_number`` None). None (``inspect``):
     every field that is not personal data is kept.
     """

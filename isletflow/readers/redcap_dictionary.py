@@ -120,6 +120,8 @@ class FieldSpec:
     validation_max: str | None
     identifier: bool
     choices: dict[str, str]
+    required: bool = False              # "Required Field?" = y
+    branching_logic: str | None = None  # shown only if ... (REDCap enforces required then only)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,9 @@ class RedcapDictionary:
                 validation=(r["validation"] or "").strip().lower() or None,
                 validation_min=(r["validation_min"] or "").strip() or None,
                 validation_max=(r["validation_max"] or "").strip() or None,
-                identifier=(r["identifier"] or "").strip().lower() == "y", choices=choices)
+                identifier=(r["identifier"] or "").strip().lower() == "y", choices=choices,
+                required=(r["required"] or "").strip().lower() == "y",
+                branching_logic=(r["branching_logic"] or "").strip() or None)
         forms = tuple(dict.fromkeys(f.form for f in fields.values()))
         return cls(fields, forms, source)
 

@@ -2,9 +2,9 @@
 CREATE TABLE IF NOT EXISTS audit.files (
     file_id        VARCHAR PRIMARY KEY,   -- first 16 hex digits of the file's sha256
     sha256         VARCHAR NOT NULL,
-    site_id        VARCHAR NOT NULL,
-    kind           VARCHAR NOT NULL,      -- cgm | edc | lab (landing sub-folder)
-    rel_path       VARCHAR NOT NULL,      -- path under the landing dir
+    site_id        VARCHAR,               -- null: the trial definition file (kind trial)
+    kind           VARCHAR NOT NULL,      -- cgm | edc | lab (landing sub-folder) | trial
+    rel_path       VARCHAR NOT NULL,      -- path under the landing dir (trial: as given)
     participant_id VARCHAR,               -- from a CGM file's name (<participant_id>__*.csv)
     size_bytes     BIGINT NOT NULL,
     received_at    TIMESTAMP NOT NULL,    -- file modification time, UTC
@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     n_files          INTEGER,             -- files loaded (published runs)
     package_versions VARCHAR NOT NULL,    -- JSON object
     git_commit       VARCHAR,
-    error            VARCHAR              -- failed runs: the error's class (never its message)
+    error            VARCHAR,             -- failed runs: the error's class (never its message)
+    trial_file_id    VARCHAR              -- audit.files.file_id of the trial definition used
 );
 CREATE TABLE IF NOT EXISTS audit.run_files (
     run_id  VARCHAR NOT NULL,

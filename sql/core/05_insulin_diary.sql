@@ -1,12 +1,13 @@
 -- Insulin diary form -> daily exogenous insulin (basal + bolus = total daily dose, U/day).
 -- A repeating form: its record identity is (record, event, repeat instance); see sql/resolve/.
+-- Form and fields: the trial file's redcap.forms.insulin_diary.
 CREATE OR REPLACE TABLE core.insulin_diary AS
 WITH d AS (
     SELECT file_id, row_number, record_id, redcap_event_name, redcap_repeat_instance,
-           max(value) FILTER (WHERE field = 'diary_date') AS diary_date,
-           max(value) FILTER (WHERE field = 'basal_u')    AS basal_u,
-           max(value) FILTER (WHERE field = 'bolus_u')    AS bolus_u
-    FROM raw.redcap WHERE form = 'insulin_diary'
+           max(value) FILTER (WHERE column_name = 'diary_date') AS diary_date,
+           max(value) FILTER (WHERE column_name = 'basal_u')    AS basal_u,
+           max(value) FILTER (WHERE column_name = 'bolus_u')    AS bolus_u
+    FROM redcap_values WHERE core_table = 'insulin_diary'
     GROUP BY ALL
 )
 SELECT record_id                                  AS participant_id,

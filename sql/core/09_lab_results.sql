@@ -1,10 +1,9 @@
 -- Central-lab results, typed and converted to one unit per analyte; the result and unit as
--- sent stay in value_original / unit_original. Conversions:
---   HbA1c: IFCC mmol/mol -> NGSP % = 0.0915 x IFCC + 2.15 (IFCC-NGSP master equation,
---          Hoelzel et al., Clin Chem 2004;50:166); % unchanged.
---   C-peptide: -> pmol/L; nmol/L x 1000; ng/mL x 331 (1 ng/mL = 0.331 nmol/L, M = 3020.3 g/mol).
---   ANC: -> cells/mm3; 10^9/L x 1000 (1 x 10^9/L = 1000 /uL = 1000 /mm3).
--- A unit not listed gives a NULL value (quality rule unknown_unit).
+-- sent stay in value_original / unit_original. The trial file's [[lab_tests]] map the lab's
+-- test codes to analytes (hba1c %, c_peptide_fasting / c_peptide_stimulated pmol/L, anc
+-- cells/mm3) and list the units the lab may send with their conversions (raw.trial_lab_units:
+-- value = result x factor + addend). A test code the trial does not list has no analyte and a
+-- unit it does not list for that code no value (quality rules unknown_analyte, unknown_unit).
 -- Record identity: (participant, visit, collection date, test code, accession_key); see
 -- sql/resolve/. Two specimens of one test on one day can only be told apart by the lab's
 -- accession number, so accession_key is the accession only where some file holds more than
@@ -27,28 +26,23 @@ WITH r AS (
                   AS several
     FROM (SELECT *, count(*) OVER (PARTITION BY file_id, subject_id, visit, collected,
                                                 test_code) AS n_in_file FROM r)
+), tests AS (
+    SELECT DISTINCT test_code, analyte, analyte_unit FROM raw.trial_lab_units
 )
-SELECT subject_id                                     AS participant_id,
-       site_id,
-       visit,
-       collected                                      AS collection_date,
-       test_code                                      AS analyte,
-       CASE
-           WHEN test_code = 'HBA1C' AND u = '%' THEN number
-           WHEN test_code = 'HBA1C' AND u = 'mmol/mol' THEN 0.0915 * number + 2.15
-           WHEN test_code LIKE 'CPEP%' AND u = 'pmol/l' THEN number
-           WHEN test_code LIKE 'CPEP%' AND u = 'nmol/l' THEN number * 1000
-           WHEN test_code LIKE 'CPEP%' AND u = 'ng/ml' THEN number * 331
-           WHEN test_code = 'ANC' AND u IN ('cells/mm3', '/mm3', 'cells/ul', '/ul') THEN number
-           WHEN test_code = 'ANC' AND u IN ('10^9/l', 'x10^9/l', '10*9/l', 'g/l') THEN number * 1000
-       END                                            AS value,
-       CASE WHEN test_code = 'HBA1C' THEN '%'
-            WHEN test_code LIKE 'CPEP%' THEN 'pmol/L'
-            WHEN test_code = 'ANC' THEN 'cells/mm3' END AS unit,
-       accession_sent                                 AS accession,
-       CASE WHEN several THEN accession_norm END    AS accession_key,
-       result                                         AS value_original,
-       unit                                           AS unit_original,
-       file_id AS source_file_id, row_number AS source_row
-FROM specimens
-ORDER BY participant_id, collection_date, analyte, source_file_id, source_row;
+SELECT s.subject_id                                   AS participant_id,
+       s.site_id,
+       s.visit,
+       s.collected                                    AS collection_date,
+       s.test_code,
+       t.analyte,
+       s.number * u.factor + u.addend                 AS value,
+       t.analyte_unit                                 AS unit,
+       s.accession_sent                               AS accession,
+       CASE WHEN s.several THEN s.accession_norm END  AS accession_key,
+       s.result                                       AS value_original,
+       s.unit                                         AS unit_original,
+       s.file_id AS source_file_id, s.row_number AS source_row
+FROM specimens AS s
+LEFT JOIN tests AS t USING (test_code)
+LEFT JOIN raw.trial_lab_units AS u ON u.test_code = s.test_code AND u.unit_key = s.u
+ORDER BY participant_id, collection_date, test_code, source_file_id, source_row;

@@ -1,8 +1,9 @@
--- The summary `make run` prints: one row per participant.
+-- The summary `make run` prints: one row per participant (SHE-free over the primary
+-- endpoint's days, TIR in the trial's summary CGM window, insulin independence over its days).
 SELECT participant_id AS participant, site_id AS site, dose_group AS dose,
-       she_free_d90_365 AS "SHE-free d90-365", round(last_hba1c_pct, 1) AS "last HbA1c %",
-       round(tir_day365_pct, 1) AS "TIR d365 %",
-       insulin_independent_d180_365 AS "insulin independent",
+       she_free AS "SHE-free", round(last_hba1c_pct, 1) AS "last HbA1c %",
+       round(tir_pct, 1) AS "TIR %",
+       insulin_independent AS "insulin independent",
        round(insulin_dose_change_pct, 0) AS "dose change %", primary_met AS "primary met",
        status
 FROM endpoints.participant_summary

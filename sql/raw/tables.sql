@@ -38,3 +38,44 @@ CREATE TABLE raw.central_lab (
     subject_id VARCHAR, visit VARCHAR, collection_date VARCHAR, test_code VARCHAR,
     test_name VARCHAR, result VARCHAR, unit VARCHAR, accession VARCHAR, decimal_mark VARCHAR
 );
+-- The trial definition file of the run (trials/<name>.toml, read by isletflow/trial.py), as
+-- rows: file_id is the trial file's id in audit.files (registered like a landing file).
+CREATE TABLE raw.trial_sites (
+    file_id VARCHAR NOT NULL, site_id VARCHAR NOT NULL, city VARCHAR, country VARCHAR,
+    region VARCHAR, timezone VARCHAR NOT NULL, redcap_dag VARCHAR
+);
+CREATE TABLE raw.trial_arms (
+    file_id VARCHAR NOT NULL, arm_id VARCHAR NOT NULL, label VARCHAR,
+    dose_fraction DOUBLE NOT NULL, efficacy_population BOOLEAN NOT NULL
+);
+CREATE TABLE raw.trial_visits (
+    file_id VARCHAR NOT NULL, visit VARCHAR NOT NULL, nominal_day INTEGER NOT NULL,
+    window_low INTEGER NOT NULL, window_high INTEGER NOT NULL, redcap_event VARCHAR,
+    lab_visit VARCHAR NOT NULL
+);
+-- Which REDCap form and field feed each core column; how: value (as exported), choice (a code,
+-- its meaning in trial_redcap_codes), flag (true when the code is a true code), checkbox (true
+-- when a box <field>___<code> with a true code is checked).
+CREATE TABLE raw.trial_redcap_fields (
+    file_id VARCHAR NOT NULL, core_table VARCHAR NOT NULL, column_name VARCHAR NOT NULL,
+    form VARCHAR NOT NULL, field VARCHAR NOT NULL, how VARCHAR NOT NULL
+);
+CREATE TABLE raw.trial_redcap_codes (
+    file_id VARCHAR NOT NULL, core_table VARCHAR NOT NULL, column_name VARCHAR NOT NULL,
+    code VARCHAR NOT NULL, label VARCHAR NOT NULL
+);
+-- The lab's test codes: value in analyte_unit = result x factor + addend, for the unit as sent
+-- compared by unit_key (lower case, no spaces, '×' as 'x').
+CREATE TABLE raw.trial_lab_units (
+    file_id VARCHAR NOT NULL, test_code VARCHAR NOT NULL, analyte VARCHAR NOT NULL,
+    unit VARCHAR NOT NULL, unit_key VARCHAR NOT NULL, factor DOUBLE NOT NULL,
+    addend DOUBLE NOT NULL, analyte_unit VARCHAR NOT NULL
+);
+-- Endpoint parameters and safety thresholds (endpoints.*, safety.*), by dotted name, as text.
+CREATE TABLE raw.trial_parameters (
+    file_id VARCHAR NOT NULL, name VARCHAR NOT NULL, value VARCHAR
+);
+CREATE TABLE raw.trial_cgm_windows (
+    file_id VARCHAR NOT NULL, "window" VARCHAR NOT NULL, start_day INTEGER NOT NULL,
+    end_day INTEGER NOT NULL
+);

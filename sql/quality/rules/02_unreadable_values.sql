@@ -32,13 +32,13 @@ SELECT 'lab_results', l.source_file_id, l.source_row,
             ELSE coalesce(l.value_original, '') || ' ' || coalesce(l.unit_original, '') END,
        CASE WHEN l.collection_date IS NULL THEN 'the collection date is missing or not YYYY-MM-DD'
             WHEN l.unit IS NULL
-                THEN 'analyte ' || coalesce(l.analyte, '(empty)')
+                THEN 'test code ' || coalesce(l.test_code, '(empty)')
                      || ' is not one the protocol collects'
             WHEN TRY_CAST(replace(l.value_original, ',', '.') AS DOUBLE) IS NULL
                 THEN 'result ' || coalesce('''' || l.value_original || '''', '(empty)')
                      || ' is not a number'
             ELSE 'unit ' || coalesce('''' || l.unit_original || '''', '(empty)')
-                 || ' is not known for ' || l.analyte
+                 || ' is not known for ' || l.test_code
        END
 FROM core.lab_results AS l
 LEFT JOIN raw.central_lab AS r ON r.file_id = l.source_file_id AND r.row_number = l.source_row

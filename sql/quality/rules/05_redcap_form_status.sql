@@ -1,11 +1,8 @@
 -- REDCap forms not marked complete (<form>_complete 0 = incomplete, 1 = unverified): the row is
 -- loaded, and the site is asked to complete or verify the form. Asked once per record: of its
 -- current row (a form re-sent in every cumulative export is not asked about again and again).
-WITH forms(form, table_name) AS (VALUES
-    ('enrolment', 'participants'), ('infusion', 'infusions'),
-    ('severe_hypoglycemia', 'she_events'), ('insulin_diary', 'insulin_diary'),
-    ('adverse_events', 'adverse_events'), ('concomitant_medications', 'concomitant_medications'),
-    ('disposition', 'disposition')
+WITH forms AS (  -- each core table's form (the trial file's redcap.forms)
+    SELECT DISTINCT form, core_table AS table_name FROM raw.trial_redcap_fields
 ), current_rows AS (
     SELECT 'participants' AS table_name, source_file_id, source_row FROM core.participants
     WHERE record_status = 'current'

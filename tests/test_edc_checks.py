@@ -1,0 +1,40 @@
+"""EDC checks from the trial's REDCap data dictionary (trials/islet-101.redcap-dictionary.csv,
+named by trials/islet-101.toml) in a nightly build: each bad value of a hand-made enrolment
+export is one warning query for the site, with the file, line, field and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from nightly_steps import build_night
+
+HEADER = ("record_id,redcap_event_name,enrol_date,age,sex,weight_kg,t1d_duration_y,"
+          "enrolment_complete\n")
+ROWS = [
+    "US01-001,screening_arm_1,2024-03-04,34,1,71.5,20,2\n",   # line 2: every value fits
+    "US01-002,screening_arm_1,2024-03-05,17,2,80.0,12,2\n",   # line 3: age below min 18
+    "US01-003,screening_arm_1,2024-03-06,40,3,66.0,9,2\n",    # line 4: sex code 3 unknown
+    "US01-004,screening_arm_1,2024-02-30,52,2,90.0,30,2\n",   # line 5: no such date
+    "US01-005,screening_arm_1,2024-03-08,,1,58.0,5,2\n",      # line 6: age required, empty
+]
+
+
+def test_dictionary_checks_land_in_the_site_listing(tmp_path: Path):
+    edc = tmp_path / "landing" / "US01" / "edc"
+    edc.mkdir(parents=True)
+    (edc / "enrolment.csv").write_text(HEADER + "".join(ROWS))
+    build, _ = build_night(tmp_path / "landing", tmp_path)
+    with duckdb.connect(str(build), read_only=True) as con:
+        got = con.sql("SELECT source_row, rule, column_name, value, severity FROM "
+                      "quality.issues WHERE rule LIKE 'redcap_%' ORDER BY 1").fetchall()
+        listed = con.sql("SELECT count(*) FROM quality.site_queries WHERE site_id = 'US01' "
+                         "AND rule LIKE 'redcap_%'").fetchall()[0][0]
+    assert got == [
+        (3, "redcap_out_of_range", "age", "17", "warning"),
+        (4, "redcap_unknown_choice", "sex", "3", "warning"),
+        (5, "redcap_invalid_value", "enrol_date", "2024-02-30", "warning"),
+        (6, "redcap_required_missing", "age", None, "warning"),
+    ]
+    assert listed == 4
