@@ -21,9 +21,16 @@ $(VENV)/.synced: uv.lock pyproject.toml
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
+# TRIAL: a trial definition in trials/ (make run TRIAL=islet-301: the second example trial, in
+# data/islet-301/ as its prefect.yaml deployment has it).
+TRIAL ?= islet-101
+DATA := $(if $(filter islet-101,$(TRIAL)),data,data/$(TRIAL))
+
 run: env
-	@test -d data/landing || $(BIN)/isletflow demo-data --out data/landing
-	$(BIN)/isletflow run --landing data/landing --warehouse data/warehouse.duckdb
+	@test -d $(DATA)/landing || \
+		$(BIN)/isletflow demo-data --trial trials/$(TRIAL).toml --out $(DATA)/landing
+	$(BIN)/isletflow run --trial trials/$(TRIAL).toml --landing $(DATA)/landing \
+		--warehouse $(DATA)/warehouse.duckdb
 
 test: env
 	$(BIN)/pytest

@@ -28,7 +28,7 @@ from isletflow.endpoints.cgm_hypo_events import cgm_hypo_events
 from isletflow.endpoints.cgm_window_metrics import cgm_window_metrics
 from isletflow.endpoints.deaths import deaths
 from isletflow.endpoints.disposition_summary import disposition_summary
-from isletflow.endpoints.glucocorticoid_deviations import glucocorticoid_deviations
+from isletflow.endpoints.prohibited_medications import prohibited_medications
 from isletflow.endpoints.igls import igls_outcome
 from isletflow.endpoints.insulin_at_visit import insulin_at_visit
 from isletflow.endpoints.neutropenia import neutropenia
@@ -357,7 +357,7 @@ def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
                   "neutropenia": neutropenia(core["lab_results"], core["adverse_events"], inf,
                                              trial.safety.anc_lln_per_mm3),
                   "deaths": deaths(core["disposition"], core["adverse_events"], inf),
-                  "glucocorticoid_deviations": glucocorticoid_deviations(
+                  "prohibited_medications": prohibited_medications(
                       core["concomitant_medications"], inf,
                       trial.safety.prohibited_medications),
                   "disposition": disposition_summary(core["participants"], inf,

@@ -5,10 +5,16 @@ Everything the page needs is inside the file (CSS in a ``<style>`` element, ever
 SVG embedded as a base64 ``data:`` URI), so it can be mailed or archived with a data cut and
 opens offline; it loads nothing from the network and has no scripts.
 
+Trial-neutral: every trial constant the page shows or draws (study id and title, arms and
+their labels, the study-day convention, CGM analysis windows, the visit schedule, endpoint
+days and thresholds) is read from the trial definition the warehouse was built with
+(``raw.trial_*``, rows of ``trials/<name>.toml``; :class:`TrialInfo`), so the same code
+renders any trial.
+
 Contents: the run the warehouse comes from; trial totals and the per-participant summary;
 the primary endpoint and the Igls outcome; per participant an ambulatory glucose profile
 (:func:`isletflow.endpoints.agp.agp_percentiles`) with the time in ranges, the HbA1c
-trajectory and the insulin diary; safety (AEs, neutropenia, deaths, glucocorticoid
+trajectory and the insulin diary; safety (AEs, neutropenia, deaths, prohibited-medication
 deviations) and disposition. Figures are drawn with matplotlib's object API (no pyplot, so
 no global backend or state is touched).
 """
@@ -20,6 +26,7 @@ import datetime as dt
 import html
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -29,17 +36,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from isletflow.config import ANALYSIS_WINDOWS
 from isletflow.endpoints.agp import agp_percentiles
 from isletflow.endpoints.study_day import with_study_day
 from isletflow.warehouse import connect, sql_text
 
-TRIAL_NAME = ("Zimislecel (stem-cell-derived islets) in type 1 diabetes: phase 1/2 trial, "
-              "single portal-vein infusion")
-AGP_WINDOW = "day_365"        # the window the AGP shows (falls back to the latest with data)
-BASELINE_WINDOW = "baseline"  # its median is drawn dashed for comparison
 AGP_BIN_MINUTES = 15
-DOSE_LABELS = {"full": "full dose", "half": "half dose"}
+AXIS_MARGIN = 0.04  # trajectory panels: margin either side, as a fraction of the schedule span
 
 # Glucose ranges of the International Consensus on Time in Range (Battelino et al. 2019):
 # label, colour (AGP report palette), consensus target for the percentage of readings.
@@ -55,8 +57,6 @@ TIR_RANGES: tuple[tuple[str, str, str], ...] = (
 FIGSIZE = (11.0, 7.8)
 PANELS = {"agp": (0.065, 0.615, 0.625, 0.33), "tir": (0.80, 0.615, 0.15, 0.33),
           "hba1c": (0.065, 0.07, 0.385, 0.30), "insulin": (0.545, 0.07, 0.37, 0.30)}
-PRIMARY_DAYS = (180, 365)     # HbA1c time points of the primary endpoint; insulin independence
-STUDY_DAY_AXIS = (-45, 380)   # x-range of the trajectory panels (widened to the data)
 
 _RC = {
     "font.family": "sans-serif",
@@ -74,12 +74,18 @@ _RC = {
 }
 
 
+class NoTrialDefinition(LookupError):
+    """The warehouse lacks the trial definition rows (``raw.trial_*``) the report reads."""
+
+
 def write_report(warehouse: Path, out: Path, title: str | None = None) -> Path:
     """Write the HTML report of the published ``warehouse`` to ``out``; returns ``out``.
 
     The file is written next to ``out`` first and renamed into place, so a reader never
-    opens a half-written report. Tables that an older warehouse does not have are reported
-    as missing instead of failing the whole report.
+    opens a half-written report. Endpoint tables that an older warehouse does not have are
+    reported as missing instead of failing the whole report; the trial definition
+    (``raw.trial_parameters``, ``raw.trial_arms``, ``raw.trial_visits``) is required
+    (:class:`NoTrialDefinition` otherwise).
     """
     warehouse, out = Path(warehouse), Path(out)
     if not warehouse.exists():
@@ -94,22 +100,222 @@ def write_report(warehouse: Path, out: Path, title: str | None = None) -> Path:
     return out
 
 
+# --- the trial definition --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArmInfo:
+    """An arm (dose group) of ``raw.trial_arms``: its id, as in ``dose_group`` columns, and
+    the label the trial file gives it."""
+
+    id: str
+    label: str
+    dose_fraction: float
+    efficacy_population: bool
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """The trial constants the report shows, from the warehouse's ``raw.trial_*`` rows (the
+    trial file's ``study``, ``arms``, ``visits``, ``cgm_windows``, ``endpoints``, ``safety``;
+    meanings in :mod:`isletflow.trial`)."""
+
+    study_id: str
+    title: str
+    infusion_day: int                   # study day of the infusion: 0 (day0) or 1 (day1)
+    arms: tuple[ArmInfo, ...]           # display order: efficacy population first
+    windows: pl.DataFrame               # CGM analysis windows: window, start_day, end_day
+    visit_days: tuple[int, ...]         # nominal study days of the visits, ascending
+    summary_window: str                 # endpoints.summary_window: the AGP's window
+    she_days: tuple[int, int]           # endpoints.primary.she_days
+    hba1c_days: tuple[int, int]         # endpoints.primary.hba1c_days
+    hba1c_below_pct: float              # endpoints.primary.hba1c_below_pct
+    hba1c_drop_pp: float                # endpoints.primary.hba1c_drop_pp
+    insulin_days: tuple[int, int]       # endpoints.insulin_independence.days
+    igls_day: int                       # endpoints.igls.day
+    igls_optimal_max_pct: float         # endpoints.igls.hba1c_optimal_max_pct
+    igls_she_baseline_days: tuple[int, int]  # endpoints.igls.she_baseline_days
+    prohibited_reason: str              # safety.prohibited_reason
+    hba1c_conversions: tuple[tuple[str, float, float], ...] = ()  # (unit, factor, addend)
+
+    def arm(self, dose: str | None) -> ArmInfo | None:
+        return next((a for a in self.arms if a.id == dose), None)
+
+    def arm_label(self, dose: str | None) -> str:
+        """The arm's label from the trial file; a dose group it does not define as is."""
+        if dose is None:
+            return "no infusion recorded"
+        a = self.arm(dose)
+        return a.label if a else dose
+
+    def arm_rank(self, dose: str | None) -> int:
+        ids = [a.id for a in self.arms]
+        return ids.index(dose) if dose in ids else len(ids) + (dose is None)
+
+    @property
+    def last_visit_day(self) -> int:
+        return self.visit_days[-1]
+
+    @property
+    def baseline_window(self) -> dict | None:
+        """The CGM window the follow-up windows are compared with: of the windows that end
+        before the infusion day, the one ending last (the sample trial's ``baseline``)."""
+        before = self.windows.filter(pl.col("end_day") < self.infusion_day)
+        return before.sort("end_day").row(-1, named=True) if before.height else None
+
+    @property
+    def day_axis(self) -> tuple[int, int]:
+        """x-range of the trajectory panels: the schedule (the first CGM window start or
+        visit to the last CGM window end or visit, nominal days) with a margin of
+        ``AXIS_MARGIN`` of that span, rounded to whole days, either side. The sample trial:
+        -28 to 365, margin round(0.04 x 393) = 16, so -44 to 381."""
+        days = list(self.visit_days) + self.windows["start_day"].to_list() \
+            + self.windows["end_day"].to_list()
+        lo, hi = min(days), max(days)
+        m = round(AXIS_MARGIN * (hi - lo))
+        return lo - m, hi + m
+
+    @property
+    def day_note(self) -> str:
+        if self.infusion_day == 1:
+            return "Day 1 is the infusion day (there is no day 0)."
+        return "Day 0 is the infusion day."
+
+    @property
+    def efficacy_note(self) -> str:
+        eff = [a.label for a in self.arms if a.efficacy_population]
+        return "Efficacy population: " + _and(eff) + (" arm." if len(eff) == 1 else " arms.")
+
+    def column_labels(self) -> dict[str, str]:
+        """Headers of the columns whose meaning depends on the trial's parameters."""
+        she, ins, ig = _span(self.she_days), _span(self.insulin_days), self.igls_day
+        sw = _words(self.summary_window)
+        lo, hi = self.igls_she_baseline_days
+        before = "SHE year before" if (lo, hi) == (-365, -1) else f"SHE d{lo} to {hi}"
+        out = {"she_free": f"SHE-free d{she}", "SHE-free": f"SHE-free d{she}",
+               "last HbA1c < target": f"last HbA1c < {_num(self.hba1c_below_pct)} %",
+               "TIR > 70 %": f"TIR {sw} > 70 %", "TIR %": f"TIR {sw} %",
+               "insulin independent": f"insulin independent d{ins}",
+               "she_after": f"SHE d{_span((self.infusion_day + 1, ig))}",
+               "she_before": before,
+               "now_u_kg": f"insulin d{ig} (U/kg/day)", "cpep_now": f"C-peptide d{ig} (pmol/L)",
+               "completed": f"completed day {self.last_visit_day}"}
+        out.update({f"dosed_{a.id}": f"dosed: {a.label}" for a in self.arms})
+        return out
+
+
+_PARAMETERS = ("study.id", "study.title", "study.study_day_convention",
+               "endpoints.summary_window", "endpoints.primary.she_days",
+               "endpoints.primary.hba1c_days", "endpoints.primary.hba1c_below_pct",
+               "endpoints.primary.hba1c_drop_pp", "endpoints.insulin_independence.days",
+               "endpoints.igls.day", "endpoints.igls.hba1c_optimal_max_pct",
+               "endpoints.igls.she_baseline_days", "safety.prohibited_reason")
+
+
+def _trial(con: duckdb.DuckDBPyConnection, cgm: pl.DataFrame | None) -> TrialInfo:
+    """The trial definition the warehouse was built with (``raw.trial_*``). The CGM windows
+    come from ``raw.trial_cgm_windows``, else (a warehouse built before that table) from the
+    windows ``endpoints.cgm_metrics`` was computed for."""
+    tables = {t: _table(con, f"raw.{t}")
+              for t in ("trial_parameters", "trial_arms", "trial_visits", "trial_cgm_windows",
+                        "trial_lab_units")}
+    missing = [f"raw.{t}" for t in ("trial_parameters", "trial_arms", "trial_visits")
+               if tables[t] is None or tables[t].height == 0]
+    if missing:
+        raise NoTrialDefinition(
+            f"the warehouse holds no trial definition ({', '.join(missing)} missing or empty): "
+            "it was built before trials/<name>.toml; rebuild it (isletflow run --trial ...) "
+            "to report on it")
+    params = tables["trial_parameters"]
+    if params["file_id"].n_unique() > 1 or params["name"].is_duplicated().any():
+        raise NoTrialDefinition("raw.trial_parameters holds more than one trial definition")
+    p = dict(zip(params["name"].to_list(), params["value"].to_list()))
+    absent = [n for n in _PARAMETERS if not p.get(n)]
+    if absent:
+        raise NoTrialDefinition(f"raw.trial_parameters lacks {', '.join(absent)}")
+    if p["study.study_day_convention"] not in ("day0", "day1"):
+        raise NoTrialDefinition("raw.trial_parameters: study.study_day_convention is "
+                                f"{p['study.study_day_convention']!r}, not day0 or day1")
+
+    def days(name: str) -> tuple[int, int]:
+        lo, hi = (int(x) for x in p[name].split(","))
+        return lo, hi
+
+    arms = sorted((ArmInfo(r["arm_id"], r["label"] or r["arm_id"], r["dose_fraction"],
+                           bool(r["efficacy_population"]))
+                   for r in tables["trial_arms"].iter_rows(named=True)),
+                  key=lambda a: (not a.efficacy_population, -a.dose_fraction, a.id))
+    windows = tables["trial_cgm_windows"]
+    if windows is None or windows.height == 0:
+        windows = cgm if cgm is not None and cgm.height else None
+    if windows is None:
+        raise NoTrialDefinition("the warehouse holds no CGM analysis windows "
+                                "(raw.trial_cgm_windows, endpoints.cgm_metrics)")
+    windows = (windows.select("window", pl.col("start_day").cast(pl.Int32),
+                              pl.col("end_day").cast(pl.Int32))
+               .unique().sort("start_day", "end_day", "window"))
+    units = tables["trial_lab_units"]
+    conv: tuple[tuple[str, float, float], ...] = ()
+    if units is not None:
+        conv = tuple((r["unit"], r["factor"], r["addend"]) for r in units.filter(
+            (pl.col("analyte") == "hba1c")
+            & ((pl.col("factor") != 1.0) | (pl.col("addend") != 0.0))).iter_rows(named=True))
+    return TrialInfo(
+        study_id=p["study.id"], title=p["study.title"],
+        infusion_day=1 if p["study.study_day_convention"] == "day1" else 0,
+        arms=tuple(arms), windows=windows,
+        visit_days=tuple(sorted(tables["trial_visits"]["nominal_day"].to_list())),
+        summary_window=p["endpoints.summary_window"],
+        she_days=days("endpoints.primary.she_days"),
+        hba1c_days=days("endpoints.primary.hba1c_days"),
+        hba1c_below_pct=float(p["endpoints.primary.hba1c_below_pct"]),
+        hba1c_drop_pp=float(p["endpoints.primary.hba1c_drop_pp"]),
+        insulin_days=days("endpoints.insulin_independence.days"),
+        igls_day=int(p["endpoints.igls.day"]),
+        igls_optimal_max_pct=float(p["endpoints.igls.hba1c_optimal_max_pct"]),
+        igls_she_baseline_days=days("endpoints.igls.she_baseline_days"),
+        prohibited_reason=p["safety.prohibited_reason"],
+        hba1c_conversions=conv)
+
+
+def _words(name: str) -> str:
+    """A window name as words: ``day_365`` -> ``day 365``."""
+    return name.replace("_", " ")
+
+
+def _span(days: tuple[int, int]) -> str:
+    return f"{days[0]}–{days[1]}"
+
+
+def _num(v: float) -> str:
+    """A threshold as the trial file gives it: one decimal at least (7.0), more if it has."""
+    s = f"{v:.1f}"
+    return s if float(s) == v else f"{v:g}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 # --- reading the warehouse -------------------------------------------------------------------
 
 _TABLES = ("audit.runs", "core.participants", "core.infusions", "core.insulin_diary",
            "endpoints.participant_summary", "endpoints.primary_endpoint",
-           "endpoints.igls_day365", "endpoints.cgm_metrics", "endpoints.hba1c",
+           "endpoints.igls", "endpoints.cgm_metrics", "endpoints.hba1c",
            "endpoints.insulin_independence", "endpoints.adverse_events_by_term",
-           "endpoints.neutropenia", "endpoints.deaths", "endpoints.glucocorticoid_deviations",
+           "endpoints.neutropenia", "endpoints.deaths", "endpoints.prohibited_medications",
            "endpoints.disposition", "endpoints.she_listing")
 
 
-def _load(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame | None]:
-    data: dict[str, pl.DataFrame | None] = {t: _table(con, t) for t in _TABLES}
+def _load(con: duckdb.DuckDBPyConnection) -> dict:
+    data: dict = {t: _table(con, t) for t in _TABLES}
+    trial = _trial(con, data["endpoints.cgm_metrics"])
+    data["trial"] = trial
+    if data["core.infusions"] is not None:  # the study-day convention (with_study_day)
+        data["core.infusions"] = data["core.infusions"].with_columns(
+            infusion_day=pl.lit(trial.infusion_day, pl.Int32))
     data["summary_totals"] = _query(con, "endpoints/summary_totals.sql")
     data["summary_view"] = _query(con, "endpoints/summary_view.sql")
-    data["windows"] = _windows(data["endpoints.cgm_metrics"])
-    data["agp"] = _agp(con, data["core.infusions"], data["windows"])
+    data["agp"] = _agp(con, data["core.infusions"], trial.windows)
     return data
 
 
@@ -131,23 +337,11 @@ def _query(con: duckdb.DuckDBPyConnection, sql_file: str) -> pl.DataFrame | None
         return None
 
 
-def _windows(cgm: pl.DataFrame | None) -> pl.DataFrame:
-    """The analysis windows the warehouse was built with (as in endpoints.cgm_metrics), else
-    the configured ones (:data:`isletflow.config.ANALYSIS_WINDOWS`)."""
-    if cgm is not None and cgm.height:
-        return cgm.select("window", "start_day", "end_day").unique().sort("start_day")
-    return pl.DataFrame({"window": [w.name for w in ANALYSIS_WINDOWS],
-                         "start_day": [w.start_day for w in ANALYSIS_WINDOWS],
-                         "end_day": [w.end_day for w in ANALYSIS_WINDOWS]},
-                        schema={"window": pl.String, "start_day": pl.Int32,
-                                "end_day": pl.Int32})
-
-
 def _agp(con: duckdb.DuckDBPyConnection, infusions: pl.DataFrame | None,
          windows: pl.DataFrame) -> pl.DataFrame | None:
     """AGP percentiles per participant and analysis window, from the same readings as
     endpoints.cgm_metrics: current readings of the sensor's own series (no Libre scans),
-    study day from the local calendar date (:func:`with_study_day`)."""
+    study day from the local calendar date in the trial's convention (:func:`with_study_day`)."""
     if infusions is None:
         return None
     try:
@@ -195,18 +389,20 @@ p.ids { margin: 2px 0 2px 22px; }
 
 
 def _render(data: dict, warehouse: Path, title: str) -> str:
+    t: TrialInfo = data["trial"]
     parts: list[str] = [_header(data, warehouse, title), _contents(data)]
     parts.append(_summary_section(data))
     parts.append(_participants_section(data))
     parts.append(_safety_section(data))
-    parts.append(_methods_section(data["windows"]))
+    parts.append(_methods_section(t))
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{_e(title)} — {_e(TRIAL_NAME)}</title>\n<style>{_CSS}</style>\n"
+            f"<title>{_e(title)} — {_e(t.study_id)}</title>\n<style>{_CSS}</style>\n"
             f"</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
 def _header(data: dict, warehouse: Path, title: str) -> str:
+    t: TrialInfo = data["trial"]
     runs = data["audit.runs"]
     rows: list[tuple[str, object]] = [("Warehouse", warehouse.name)]
     if runs is not None and runs.height:
@@ -223,50 +419,57 @@ def _header(data: dict, warehouse: Path, title: str) -> str:
     now = dt.datetime.now(dt.UTC)
     rows.append(("Report generated (UTC)", now.strftime("%Y-%m-%d %H:%M")))
     cells = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
-    return (f"<header>\n<h1>{_e(title)}</h1>\n<p class=\"trial\">{_e(TRIAL_NAME)}</p>\n"
+    return (f"<header>\n<h1>{_e(title)}</h1>\n"
+            f"<p class=\"trial\">{_e(t.study_id)}: {_e(t.title)}</p>\n"
             f"<table class=\"meta\">{cells}</table>\n"
             "<p class=\"note\">Participant IDs only; the warehouse holds no other personal data. "
-            "Day 0 is the infusion day. Efficacy population: full-dose participants.</p>\n"
+            f"{_e(t.day_note)} {_e(t.efficacy_note)}</p>\n"
             "</header>")
 
 
 def _contents(data: dict) -> str:
+    t: TrialInfo = data["trial"]
     links = [("summary", "Trial summary"), ("primary", "Primary endpoint and Igls"),
              ("participants", "Participants: AGP, time in ranges, HbA1c, insulin"),
              ("safety", "Safety"), ("disposition", "Disposition"),
              ("methods", "Methods and sources")]
-    items = "".join(f'<li><a href="#{a}">{_e(t)}</a></li>' for a, t in links)
+    items = "".join(f'<li><a href="#{a}">{_e(text)}</a></li>' for a, text in links)
     order = _participant_order(data)
     groups = []
     for dose in dict.fromkeys(d for _, d in order):
         ids = " · ".join(f'<a href="#{_anchor(p)}">{_e(p)}</a>' for p, d in order if d == dose)
-        label = DOSE_LABELS.get(dose or "", dose or "no infusion recorded")
-        groups.append(f"<p class=\"ids\"><b>{_e(label.capitalize())}:</b> {ids}</p>")
+        groups.append(f"<p class=\"ids\"><b>{_e(t.arm_label(dose))}:</b> {ids}</p>")
     return f"<nav><h2>Contents</h2><ul>{items}</ul>{''.join(groups)}</nav>"
 
 
 def _summary_section(data: dict) -> str:
+    t: TrialInfo = data["trial"]
+    she, hb = t.she_days, t.hba1c_days
     return "\n".join([
         '<section id="summary"><h2>Trial summary</h2>',
         "<h4>Totals by dose group</h4>",
-        _html_table(data["summary_totals"], "endpoints.participant_summary"),
+        _html_table(data["summary_totals"], "endpoints.participant_summary", t),
         "<h4>Per participant</h4>",
-        _html_table(data["summary_view"], "endpoints.participant_summary"),
+        _html_table(data["summary_view"], "endpoints.participant_summary", t),
         "</section>",
         '<section id="primary"><h2>Primary endpoint and Igls outcome</h2>',
-        '<p class="note">Primary endpoint (Part C, as published): no severe hypoglycaemic event '
-        "from day 90 through day 365 and HbA1c &lt; 7.0 % or a decrease of ≥ 1.0 percentage "
-        "point from baseline at one or more time points from day 180 to day 365. Empty = not "
-        "evaluable.</p>",
-        _html_table(data["endpoints.primary_endpoint"], "endpoints.primary_endpoint"),
-        "<h4>Igls criteria at day 365 (Rickels et al., Transpl Int 2018;31:343)</h4>",
-        _html_table(data["endpoints.igls_day365"], "endpoints.igls_day365"),
+        '<p class="note">Primary endpoint: no severe hypoglycaemic event from day '
+        f"{she[0]} through day {she[1]} and HbA1c &lt; {_num(t.hba1c_below_pct)} % or a "
+        f"decrease of ≥ {_num(t.hba1c_drop_pp)} percentage point from baseline at one or more "
+        f"time points from day {hb[0]} to day {hb[1]}. Empty = not evaluable.</p>",
+        _html_table(data["endpoints.primary_endpoint"], "endpoints.primary_endpoint", t),
+        f"<h4>Igls criteria at day {t.igls_day} (Rickels et al., Transpl Int "
+        "2018;31:343)</h4>",
+        _html_table(data["endpoints.igls"], "endpoints.igls", t),
         "</section>",
     ])
 
 
 def _participant_order(data: dict) -> list[tuple[str, str | None]]:
-    """(participant, dose group): full dose (efficacy population) first, then by ID."""
+    """(participant, dose group): the trial's arms in display order (efficacy population
+    first, then by dose, highest first; :class:`TrialInfo`), dose groups the trial does not
+    define after them, participants without an infusion last; by ID within a group."""
+    t: TrialInfo = data["trial"]
     src = data["endpoints.participant_summary"]
     if src is None:
         src = data["core.infusions"]
@@ -276,32 +479,33 @@ def _participant_order(data: dict) -> list[tuple[str, str | None]]:
         return []
     if "dose_group" not in src.columns:
         src = src.with_columns(dose_group=pl.lit(None, pl.String))
-    rank = pl.col("dose_group").replace_strict({"full": 0, "half": 1}, default=2,
-                                               return_dtype=pl.Int32)
-    ordered = src.select("participant_id", "dose_group").unique().sort(rank, "participant_id")
-    return list(ordered.iter_rows())
+    pairs = set(src.select("participant_id", "dose_group").iter_rows())
+    return sorted(pairs, key=lambda r: (t.arm_rank(r[1]), r[1] or "", r[0]))
 
 
 def _participants_section(data: dict) -> str:
+    t: TrialInfo = data["trial"]
     order = _participant_order(data)
     win = {w["window"]: f"days {w['start_day']} to {w['end_day']}"
-           for w in data["windows"].iter_rows(named=True)}
+           for w in t.windows.iter_rows(named=True)}
+    base = t.baseline_window
+    compared = (f", with the baseline median ({_e(win[base['window']])}) dashed for "
+                "comparison. Right: time in ranges, baseline vs the same window" if base
+                else ". Right: time in ranges in the same window")
     parts = ['<section id="participants"><h2>Participants: AGP, time in ranges, HbA1c, '
              "insulin</h2>",
              f'<p class="note">Left: ambulatory glucose profile (AGP) of the '
-             f"{_e(AGP_WINDOW.replace('_', ' '))} window ({_e(win.get(AGP_WINDOW, '?'))}; the "
-             "latest window with CGM data where that one has none), with the baseline median "
-             f"({_e(win.get(BASELINE_WINDOW, '?'))}) dashed for comparison. Right: time in "
-             "ranges, baseline vs the same window. Below: HbA1c and insulin diary by study "
-             "day.</p>"]
+             f"{_e(_words(t.summary_window))} window "
+             f"({_e(win.get(t.summary_window, '?'))}; the latest window with CGM data where "
+             f"that one has none){compared}. Below: HbA1c and insulin diary by study day.</p>"]
     current: object = object()  # no group yet (None is a group: no infusion recorded)
     for pid, dose in order:
         if dose != current:
             n = sum(1 for _, d in order if d == dose)
-            label = DOSE_LABELS.get(dose or "", dose or "no infusion recorded")
-            extra = " — efficacy population" if dose == "full" else ""
+            arm = t.arm(dose)
+            extra = " — efficacy population" if arm and arm.efficacy_population else ""
             noun = "participant" if n == 1 else "participants"
-            parts.append(f"<h3>{_e(label.capitalize())} ({n} {noun}){extra}</h3>")
+            parts.append(f"<h3>{_e(t.arm_label(dose))} ({n} {noun}){extra}</h3>")
             current = dose
         parts.append(_participant(data, pid, dose))
     parts.append("</section>")
@@ -309,9 +513,10 @@ def _participants_section(data: dict) -> str:
 
 
 def _participant(data: dict, pid: str, dose: str | None) -> str:
+    t: TrialInfo = data["trial"]
     cgm = _rows(data["endpoints.cgm_metrics"], pid)
     agp = _rows(data["agp"], pid)
-    shown = _agp_window(agp, data["windows"])
+    shown = _agp_window(agp, t)
     facts = _facts(data, pid, dose)
     try:
         img = _figure_uri(_participant_figure(data, pid, shown, agp, cgm))
@@ -319,14 +524,15 @@ def _participant(data: dict, pid: str, dose: str | None) -> str:
                f'profile, time in ranges, HbA1c and insulin"></div>')
     except Exception as err:  # a figure must not sink the report; say so on the page
         fig = f'<p class="missing">figure not drawn: {_e(type(err).__name__)}: {_e(err)}</p>'
-    table = _cgm_table(cgm, shown)
+    table = _cgm_table(cgm, shown, t)
     return (f'<section class="participant" id="{_anchor(pid)}">\n<h4>{_e(pid)}</h4>\n'
             f'<p class="facts">{facts}</p>\n{fig}\n{table}\n</section>')
 
 
 def _facts(data: dict, pid: str, dose: str | None) -> str:
     """One line of HTML: dose, site, status, insulin, primary endpoint, Igls."""
-    bits = [DOSE_LABELS.get(dose or "", dose or "no infusion recorded")]
+    t: TrialInfo = data["trial"]
+    bits = [t.arm_label(dose)]
     s = _rows(data["endpoints.participant_summary"], pid)
     if s is not None and s.height:
         r = s.row(0, named=True)
@@ -336,9 +542,10 @@ def _facts(data: dict, pid: str, dose: str | None) -> str:
         if status == "died" and d is not None and d.height:
             status = f"died on day {d['study_day'][0]} ({d['cause'][0]})"
         bits.append(status)
-        if r.get("insulin_independent_d180_365") is not None:
-            ind = "insulin independent d180–365" if r["insulin_independent_d180_365"] else (
-                "not insulin independent d180–365")
+        if r.get("insulin_independent") is not None:
+            days = _span(t.insulin_days)
+            ind = (f"insulin independent d{days}" if r["insulin_independent"]
+                   else f"not insulin independent d{days}")
             if r.get("insulin_dose_change_pct") is not None:
                 ind += f" (dose {r['insulin_dose_change_pct']:+.0f} % vs baseline)"
             bits.append(ind)
@@ -347,32 +554,39 @@ def _facts(data: dict, pid: str, dose: str | None) -> str:
         met = p["primary_met"][0]
         word = "not evaluable" if met is None else ("met" if met else "not met")
         bits.append(f"primary endpoint {word}")
-    i = _rows(data["endpoints.igls_day365"], pid)
+    i = _rows(data["endpoints.igls"], pid)
     if i is not None and i.height and i["igls_status"][0]:
-        bits.append(f"Igls d365: {i['igls_status'][0]}")
+        bits.append(f"Igls d{t.igls_day}: {i['igls_status'][0]}")
     return " · ".join(_e(b) for b in bits)
 
 
-def _agp_window(agp: pl.DataFrame | None, windows: pl.DataFrame) -> dict | None:
-    """The window the AGP shows: day 365 if it has readings, else the latest follow-up window
-    that has; None without any follow-up readings."""
+def _agp_window(agp: pl.DataFrame | None, t: TrialInfo) -> dict | None:
+    """The window the AGP shows: the trial's summary window (``endpoints.summary_window``) if
+    it has readings, else the latest follow-up window (one ending on or after the infusion
+    day) that has; None without any follow-up readings."""
     if agp is None or agp.height == 0:
         return None
     have = set(agp["window"].to_list())
-    follow = [w for w in windows.sort("end_day").iter_rows(named=True)
-              if w["window"] != BASELINE_WINDOW and w["window"] in have]
-    preferred = [w for w in follow if w["window"] == AGP_WINDOW]
+    follow = [w for w in t.windows.sort("end_day").iter_rows(named=True)
+              if w["end_day"] >= t.infusion_day and w["window"] in have]
+    preferred = [w for w in follow if w["window"] == t.summary_window]
     chosen = preferred[0] if preferred else (follow[-1] if follow else None)
     if chosen is None:
         return None
     return {**chosen, "fallback": not preferred}
 
 
-def _cgm_table(cgm: pl.DataFrame | None, shown: dict | None) -> str:
+def _compared_windows(t: TrialInfo, shown: dict | None) -> list[str]:
+    """The windows of the time-in-ranges panel and table: baseline, then the AGP's."""
+    base = t.baseline_window
+    return ([base["window"]] if base else []) + ([shown["window"]] if shown else [])
+
+
+def _cgm_table(cgm: pl.DataFrame | None, shown: dict | None, t: TrialInfo) -> str:
     """Consensus metrics, baseline vs the AGP's window, with the consensus targets."""
     if cgm is None or cgm.height == 0:
         return '<p class="missing">no CGM metrics (endpoints.cgm_metrics)</p>'
-    cols = [BASELINE_WINDOW] + ([shown["window"]] if shown else [])
+    cols = _compared_windows(t, shown)
     by = {r["window"]: r for r in cgm.iter_rows(named=True)}
     metrics = [("days with data", "days_with_data", "≥ 14", 0),
                ("CGM active (%)", "cgm_active_pct", "≥ 70", 1),
@@ -401,6 +615,7 @@ def _window_label(row: dict | None, name: str) -> str:
 
 
 def _safety_section(data: dict) -> str:
+    t: TrialInfo = data["trial"]
     ae = data["endpoints.adverse_events_by_term"]
     group = None
     if ae is not None and "preferred_term" in ae.columns:
@@ -413,37 +628,47 @@ def _safety_section(data: dict) -> str:
         '<section id="safety"><h2>Safety</h2>',
         "<h4>Adverse events by system organ class and preferred term (MedDRA)</h4>",
         '<p class="note">Rows “(any)” are the totals of the system organ class.</p>',
-        _html_table(ae, "endpoints.adverse_events_by_term", group_rows=group),
+        _html_table(ae, "endpoints.adverse_events_by_term", t, group_rows=group),
         "<h4>Severe hypoglycaemic events (ADA level 3) after infusion</h4>",
-        _html_table(_after_infusion(data["endpoints.she_listing"]), "endpoints.she_listing",
-                    empty="none after infusion"),
+        _html_table(_after_infusion(data["endpoints.she_listing"], t),
+                    "endpoints.she_listing", t, empty="none after infusion"),
         "<h4>Neutropenia (CTCAE v5 grade from the ANC nadir)</h4>",
-        _html_table(data["endpoints.neutropenia"], "endpoints.neutropenia"),
+        _html_table(data["endpoints.neutropenia"], "endpoints.neutropenia", t),
         "<h4>Deaths</h4>",
-        _html_table(data["endpoints.deaths"], "endpoints.deaths", empty="no deaths"),
-        "<h4>Glucocorticoids on the medication form (protocol deviations: the regimen is "
-        "glucocorticoid-free)</h4>",
-        _html_table(data["endpoints.glucocorticoid_deviations"],
-                    "endpoints.glucocorticoid_deviations", empty="none recorded"),
+        _html_table(data["endpoints.deaths"], "endpoints.deaths", t, empty="no deaths"),
+        "<h4>Prohibited medications on the medication form from the infusion day on "
+        f"(protocol deviations): {_e(t.prohibited_reason)}</h4>",
+        _html_table(data["endpoints.prohibited_medications"],
+                    "endpoints.prohibited_medications", t, empty="none recorded"),
         "</section>",
         '<section id="disposition"><h2>Disposition</h2>',
-        _html_table(disp, "endpoints.disposition", group_rows=total),
+        _html_table(disp, "endpoints.disposition", t, group_rows=total),
         "</section>",
     ])
 
 
-def _after_infusion(she: pl.DataFrame | None) -> pl.DataFrame | None:
+def _after_infusion(she: pl.DataFrame | None, t: TrialInfo) -> pl.DataFrame | None:
+    """Events on or after the infusion day (study day >= 0 in the day0 convention, >= 1 in
+    day1)."""
     if she is None or "study_day" not in she.columns:
         return she
-    return she.filter(pl.col("study_day") >= 0)
+    return she.filter(pl.col("study_day") >= t.infusion_day)
 
 
-def _methods_section(windows: pl.DataFrame) -> str:
+def _methods_section(t: TrialInfo) -> str:
     names = ", ".join(f"{w['window'].replace('_', ' ')} (days {w['start_day']} to "
-                      f"{w['end_day']})" for w in windows.iter_rows(named=True))
+                      f"{w['end_day']})" for w in t.windows.iter_rows(named=True))
+    if t.infusion_day == 1:
+        study_day = ("Study day = calendar date − infusion date + 1 from the infusion day on, "
+                     "calendar date − infusion date before it (day 1 = infusion day, no day 0; "
+                     "CDISC SDTM; local date of the device clock for CGM readings).")
+    else:
+        study_day = ("Study day = calendar date − infusion date (day 0 = infusion day; local "
+                     "date of the device clock for CGM readings).")
+    conv = "; ".join(f"{u} converted: % = {f:g} × {u} + {a:g}" if a
+                     else f"{u} converted: % = {f:g} × {u}" for u, f, a in t.hba1c_conversions)
     items = [
-        "Study day = calendar date − infusion date (day 0 = infusion day; local date of the "
-        "device clock for CGM readings).",
+        study_day,
         f"CGM analysis windows: {names}.",
         "Ambulatory glucose profile: all days of the window overlaid on one 24-hour local "
         f"clock; 5th, 25th, 50th, 75th and 95th percentile of glucose per {AGP_BIN_MINUTES}-"
@@ -455,8 +680,9 @@ def _methods_section(windows: pl.DataFrame) -> str:
         "Care 2019;42:1593–1603. Percentages are of current sensor readings in the window "
         "(Libre scans and superseded re-export values left out); sensor “Low”/“High” count "
         "as 40 / 400 mg/dL.",
-        "HbA1c in NGSP % (IFCC mmol/mol converted: % = 0.0915 × IFCC + 2.15). Reference lines: "
-        "7.0 % (primary endpoint) and 6.5 % (Igls “optimal”).",
+        "HbA1c in NGSP %" + (f" ({conv})" if conv else "") + ". Reference lines: "
+        f"{_num(t.hba1c_below_pct)} % (primary endpoint) and {_num(t.igls_optimal_max_pct)} % "
+        "(Igls “optimal”).",
         "Insulin: total daily dose from the insulin diary (U/day); U/kg/day uses the weight "
         "at enrolment.",
     ]
@@ -469,10 +695,8 @@ def _methods_section(windows: pl.DataFrame) -> str:
 
 _LABELS = {
     "participant_id": "participant", "site_id": "site", "dose_group": "dose",
-    "she_free": "SHE-free d90–365", "she_free_d90_365": "SHE-free d90–365",
-    "she_after": "SHE d1–365", "she_before": "SHE year before",
-    "base_u_kg": "insulin baseline (U/kg/day)", "now_u_kg": "insulin d365 (U/kg/day)",
-    "cpep_baseline": "C-peptide baseline (pmol/L)", "cpep_now": "C-peptide d365 (pmol/L)",
+    "base_u_kg": "insulin baseline (U/kg/day)",
+    "cpep_baseline": "C-peptide baseline (pmol/L)",
     "insulin_pct_of_baseline": "insulin (% of baseline)",
     "nadir_anc_per_mm3": "ANC nadir (/mm³)", "nadir_day": "nadir day",
     "neutropenia_ae": "neutropenia AE", "worst_grade": "worst grade (CTCAE)",
@@ -480,25 +704,27 @@ _LABELS = {
     "efficacy_population": "efficacy population", "primary_met": "primary met",
     "igls_status": "Igls status", "hba1c_pct": "HbA1c (%)",
     "treatment_success": "treatment success (optimal or good)",
-    "completed_day365": "completed day 365", "dosed_half": "dosed: half",
-    "dosed_full": "dosed: full", "fatal_ae_terms": "fatal AE terms",
+    "fatal_ae_terms": "fatal AE terms",
     "fatal_ae_soc": "fatal AE system organ class", "source_file_id": "source file",
     "source_row": "source row", "start_day": "start day",
 }
-_HIDE = {"endpoints.glucocorticoid_deviations": ("deviation",)}
+_HIDE = {"endpoints.prohibited_medications": ("deviation",)}
 
 
-def _label(col: str) -> str:
-    if col in _LABELS:
-        return _LABELS[col]
+def _label(col: str, labels: dict[str, str]) -> str:
+    """A column's header: ``labels`` (the trial's own wording,
+    :meth:`TrialInfo.column_labels`, and :data:`_LABELS`), else the name with its unit suffix
+    spelt out."""
+    if col in labels:
+        return labels[col]
     for suffix, unit in (("_pct", " (%)"), ("_mg_dl", " (mg/dL)"), ("_u_kg_day", " (U/kg/day)"),
                          ("_u_day", " (U/day)"), ("_pp", " (points)")):
         if col.endswith(suffix):
-            return _label(col[: -len(suffix)]) + unit
+            return _label(col[: -len(suffix)], labels) + unit
     return col.replace("_", " ")
 
 
-def _html_table(df: pl.DataFrame | None, source: str, empty: str = "no rows",
+def _html_table(df: pl.DataFrame | None, source: str, t: TrialInfo, empty: str = "no rows",
                 group_rows: pl.Series | None = None) -> str:
     if df is None:
         return f'<p class="missing">not in this warehouse ({_e(source)})</p>'
@@ -506,12 +732,13 @@ def _html_table(df: pl.DataFrame | None, source: str, empty: str = "no rows",
         return f'<p class="note">{_e(empty)}</p>'
     df = df.drop([c for c in _HIDE.get(source, ()) if c in df.columns])
     dose_cols = {c for c in df.columns if c in ("dose_group", "dose")}
-    head = "".join(f"<th>{_e(_label(c))}</th>" for c in df.columns)
+    labels = t.column_labels() | _LABELS
+    head = "".join(f"<th>{_e(_label(c, labels))}</th>" for c in df.columns)
     rows = []
     flags = group_rows.to_list() if group_rows is not None else [False] * df.height
     for flag, row in zip(flags, df.iter_rows(named=True)):
         cells = "".join(
-            f"<td>{_e(DOSE_LABELS.get(v, v) if v is not None else '–')}</td>" if c in dose_cols
+            f"<td>{_e(t.arm_label(v) if v is not None else '–')}</td>" if c in dose_cols
             else _cell(v, _digits(c)) for c, v in row.items())
         rows.append(f'<tr class="group">{cells}</tr>' if flag else f"<tr>{cells}</tr>")
     return f'<div class="wide"><table><tr>{head}</tr>{"".join(rows)}</table></div>'
@@ -579,18 +806,18 @@ def _participant_figure(data: dict, pid: str, shown: dict | None, agp: pl.DataFr
         for name, rect in PANELS.items():
             fig.add_axes(rect, label=name)
         ax = {a.get_label(): a for a in fig.axes}
-        _agp_panel(ax["agp"], agp, shown, data["windows"])
-        _tir_panel(ax["tir"], cgm, shown)
+        t: TrialInfo = data["trial"]
+        _agp_panel(ax["agp"], agp, shown, t)
+        _tir_panel(ax["tir"], cgm, _compared_windows(t, shown))
         days = _day_range(data, pid)
-        _hba1c_panel(ax["hba1c"], _rows(data["endpoints.hba1c"], pid), days)
+        _hba1c_panel(ax["hba1c"], _rows(data["endpoints.hba1c"], pid), days, t)
         _insulin_panel(ax["insulin"], data, pid, days)
         _mark_events(ax["hba1c"], data, pid, days, she=True)
         _mark_events(ax["insulin"], data, pid, days, she=False)
     return fig
 
 
-def _agp_panel(ax, agp: pl.DataFrame | None, shown: dict | None,
-               windows: pl.DataFrame) -> None:
+def _agp_panel(ax, agp: pl.DataFrame | None, shown: dict | None, t: TrialInfo) -> None:
     ax.axhspan(70, 180, color="#43a047", alpha=0.10, lw=0, zorder=0)
     for y, colour, style in ((54, "#8b1a1a", "--"), (70, "#43a047", "-"), (180, "#43a047", "-"),
                              (250, "#ef6c00", "--")):
@@ -615,16 +842,17 @@ def _agp_panel(ax, agp: pl.DataFrame | None, shown: dict | None,
     ax.fill_between(h, cur["p25_mg_dl"], cur["p75_mg_dl"], color="#2f6ea8", alpha=0.65, lw=0,
                     label="25–75 %", zorder=3)
     ax.plot(h, cur["p50_mg_dl"], color="#0b2545", lw=2.0, label=f"median ({w})", zorder=4)
-    base = agp.filter(pl.col("window") == BASELINE_WINDOW)
+    bw = t.baseline_window
+    base = agp.filter(pl.col("window") == bw["window"]) if bw else agp.clear()
     if base.height:
         b = _closed_curve(base)
-        bw = windows.filter(pl.col("window") == BASELINE_WINDOW).row(0, named=True)
         ax.plot(b["hour"], b["p50_mg_dl"], color="#333333", lw=1.5, ls=(0, (5, 3)), zorder=5,
                 label=f"baseline median (days {bw['start_day']} to {bw['end_day']})")
     name = shown["window"].replace("_", " ")
     title = f"Ambulatory glucose profile, {name} window ({w})"
     if shown["fallback"]:
-        title = f"AGP, {name} window ({w}): none in the day-365 window, latest shown"
+        title = (f"AGP, {name} window ({w}): none in the "
+                 f"{_words(t.summary_window)} window, latest shown")
     ax.set_title(title, loc="left")
     handles, labels = ax.get_legend_handles_labels()
     handles += [Patch(facecolor="#d9ecd9", edgecolor="#43a047", lw=1.0),
@@ -648,12 +876,11 @@ def _closed_curve(agp: pl.DataFrame) -> pl.DataFrame:
                       first.with_columns(hour=pl.col("hour") + 24.0)])
 
 
-def _tir_panel(ax, cgm: pl.DataFrame | None, shown: dict | None) -> None:
+def _tir_panel(ax, cgm: pl.DataFrame | None, cols: list[str]) -> None:
     ax.set_title("Time in ranges", loc="left")
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of readings")
     ax.spines["bottom"].set_visible(False)
-    cols = [BASELINE_WINDOW] + ([shown["window"]] if shown else [])
     by = {r["window"]: r for r in cgm.iter_rows(named=True)} if cgm is not None else {}
     xlabels = []
     for x, w in enumerate(cols):
@@ -675,7 +902,7 @@ def _tir_panel(ax, cgm: pl.DataFrame | None, shown: dict | None) -> None:
     ax.set_xticks(range(len(cols)), xlabels)
     ax.set_xlim(-0.6, len(cols) - 0.4)
     handles = [Patch(color=c) for _, c, _ in TIR_RANGES]
-    labels = [f"{lab}: target {t}" for lab, _, t in TIR_RANGES]
+    labels = [f"{lab}: target {target}" for lab, _, target in TIR_RANGES]
     ax.legend(handles[::-1], labels[::-1], loc="upper center", bbox_to_anchor=(0.45, -0.11),
               fontsize=8, handlelength=1.0, title="consensus targets", title_fontsize=8)
 
@@ -688,7 +915,9 @@ def _tir_parts(r: dict) -> list[float]:
 
 
 def _day_range(data: dict, pid: str) -> tuple[float, float]:
-    lo, hi = STUDY_DAY_AXIS
+    """x-range of the trajectory panels: the schedule's (:attr:`TrialInfo.day_axis`),
+    widened to 10 days beyond the participant's HbA1c results and diary days."""
+    lo, hi = data["trial"].day_axis
     for name, col in (("endpoints.hba1c", "study_day"), ("_diary", "study_day")):
         df = _diary(data, pid) if name == "_diary" else _rows(data[name], pid)
         if df is not None and df.height and df[col].drop_nulls().len():
@@ -696,13 +925,16 @@ def _day_range(data: dict, pid: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _shade_days(ax, days: tuple[float, float], label: str) -> None:
-    ax.axvspan(*PRIMARY_DAYS, color="#2c5d8f", alpha=0.07, lw=0, zorder=0)
-    ax.text((PRIMARY_DAYS[0] + PRIMARY_DAYS[1]) / 2, 1.0, label, transform=ax.get_xaxis_transform(),
+def _shade_days(ax, days: tuple[float, float], span: tuple[int, int], label: str,
+                infusion_day: int) -> None:
+    """Shade the endpoint's days ``span``, named ``label`` above the panel; dotted line on
+    the infusion day."""
+    ax.axvspan(*span, color="#2c5d8f", alpha=0.07, lw=0, zorder=0)
+    ax.text((span[0] + span[1]) / 2, 1.0, label, transform=ax.get_xaxis_transform(),
             ha="center", va="bottom", fontsize=7.5, color="#2c5d8f")
-    ax.axvline(0, color="#777777", lw=0.8, ls=":")
+    ax.axvline(infusion_day, color="#777777", lw=0.8, ls=":")
     ax.set_xlim(*days)
-    ax.set_xlabel("study day (day 0 = infusion)")
+    ax.set_xlabel(f"study day (day {infusion_day} = infusion)")
     ax.grid(axis="y", color="#e5e5e5", lw=0.6)
 
 
@@ -713,7 +945,8 @@ def _mark_events(ax, data: dict, pid: str, days: tuple[float, float], she: bool)
     if d is not None and d.height and d["study_day"][0] is not None:
         day = d["study_day"][0]
         ax.axvline(day, color="#000000", lw=1.3, label=f"died (day {day})")
-    events = _after_infusion(_rows(data["endpoints.she_listing"], pid)) if she else None
+    events = (_after_infusion(_rows(data["endpoints.she_listing"], pid), data["trial"])
+              if she else None)
     if events is not None and events.height:
         x = [v for v in events["study_day"].to_list() if days[0] <= v <= days[1]]
         ax.plot(x, [0.03] * len(x), ls="none", marker="v", ms=8, color="#c62828",
@@ -724,12 +957,16 @@ def _mark_events(ax, data: dict, pid: str, days: tuple[float, float], she: bool)
                   edgecolor="none", framealpha=0.92)
 
 
-def _hba1c_panel(ax, h: pl.DataFrame | None, days: tuple[float, float]) -> None:
+def _hba1c_panel(ax, h: pl.DataFrame | None, days: tuple[float, float], t: TrialInfo) -> None:
+    """HbA1c by study day, with the primary endpoint's threshold (red) and the Igls
+    "optimal" maximum (green) as dashed lines."""
     ax.set_title("HbA1c", loc="left", pad=14)
-    _shade_days(ax, days, "primary endpoint: HbA1c days 180–365")
+    _shade_days(ax, days, t.hba1c_days, f"primary endpoint: HbA1c days {_span(t.hba1c_days)}",
+                t.infusion_day)
     ax.set_ylabel("HbA1c (%, NGSP)")
-    ax.axhline(7.0, color="#c62828", lw=1.0, ls="--")
-    ax.axhline(6.5, color="#2e7d32", lw=1.0, ls="--")
+    target, optimal = t.hba1c_below_pct, t.igls_optimal_max_pct
+    ax.axhline(target, color="#c62828", lw=1.0, ls="--")
+    ax.axhline(optimal, color="#2e7d32", lw=1.0, ls="--")
     if h is None or h.height == 0:
         ax.set_ylim(5, 10)
         ax.text(sum(days) / 2, 8.5, "no HbA1c results", ha="center", color="#8b1a1a")
@@ -740,12 +977,13 @@ def _hba1c_panel(ax, h: pl.DataFrame | None, days: tuple[float, float]) -> None:
         for xi, yi in zip(x, y):
             ax.annotate(f"{yi:.1f}", (xi, yi), xytext=(0, 6), textcoords="offset points",
                         ha="center", fontsize=7.5)
-        lo, hi = min(min(y), 6.0) - 0.4, max(max(y), 7.5) + 0.6
+        lo = min(min(y), min(target, optimal) - 0.5) - 0.4
+        hi = max(max(y), max(target, optimal) + 0.5) + 0.6
         ax.set_ylim(lo, hi)
-    ax.annotate("7.0 %", (1.0, 7.0), xycoords=("axes fraction", "data"), xytext=(3, 0),
-                textcoords="offset points", va="center", fontsize=8, color="#c62828")
-    ax.annotate("6.5 %", (1.0, 6.5), xycoords=("axes fraction", "data"), xytext=(3, 0),
-                textcoords="offset points", va="center", fontsize=8, color="#2e7d32")
+    for v, colour in ((target, "#c62828"), (optimal, "#2e7d32")):
+        ax.annotate(f"{_num(v)} %", (1.0, v), xycoords=("axes fraction", "data"),
+                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=8,
+                    color=colour)
 
 
 def _diary(data: dict, pid: str) -> pl.DataFrame | None:
@@ -756,8 +994,10 @@ def _diary(data: dict, pid: str) -> pl.DataFrame | None:
 
 
 def _insulin_panel(ax, data: dict, pid: str, days: tuple[float, float]) -> None:
+    t: TrialInfo = data["trial"]
     ax.set_title("Insulin (diary, total daily dose)", loc="left", pad=14)
-    _shade_days(ax, days, "insulin independence: days 180–365")
+    _shade_days(ax, days, t.insulin_days, f"insulin independence: days {_span(t.insulin_days)}",
+                t.infusion_day)
     ax.set_ylabel("insulin (U/day)")
     d = _diary(data, pid)
     if d is None or d.height == 0:

@@ -80,7 +80,7 @@ def test_two_deaths_with_their_causes(full_trial):
 def test_the_meningitis_death_followed_off_protocol_steroid_use(full_trial):
     con, _, _ = full_trial
     dev = con.sql("SELECT participant_id, medication, start_day FROM "
-                  "endpoints.glucocorticoid_deviations WHERE deviation").fetchall()
+                  "endpoints.prohibited_medications WHERE deviation").fetchall()
     assert len(dev) == 1 and dev[0][1] == "Prednisone"
     died = con.sql("SELECT participant_id, study_day FROM endpoints.deaths "
                    "WHERE cause = 'Cryptococcal meningitis'").fetchall()

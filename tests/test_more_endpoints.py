@@ -14,7 +14,7 @@ from isletflow.endpoints.cgm_hypo_event_counts import cgm_hypo_event_counts
 from isletflow.endpoints.cgm_hypo_events import cgm_hypo_events
 from isletflow.endpoints.deaths import deaths
 from isletflow.endpoints.disposition_summary import disposition_summary
-from isletflow.endpoints.glucocorticoid_deviations import glucocorticoid_deviations
+from isletflow.endpoints.prohibited_medications import prohibited_medications
 from isletflow.endpoints.igls import igls_outcome
 from isletflow.endpoints.insulin_at_visit import insulin_at_visit
 from isletflow.endpoints.neutropenia import ctcae_neutropenia_grade, neutropenia
@@ -200,7 +200,7 @@ def test_glucocorticoids_after_infusion_are_deviations_others_are_not():
                        "stop_date": [None] * 4, "source_file_id": ["f"] * 4,
                        "source_row": [2, 3, 4, 5]},
                       schema_overrides={"indication": pl.String, "stop_date": pl.Date})
-    out = glucocorticoid_deviations(cm, inf("A", "B"), SAMPLE.safety.prohibited_medications)
+    out = prohibited_medications(cm, inf("A", "B"), SAMPLE.safety.prohibited_medications)
     assert out.select("participant_id", "medication", "deviation").rows() == [
         ("A", "HYDROCORTISONE cream", True), ("A", "Prednisone 20 mg", True),
         ("B", "Prednisolone", False)]

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from flows.nightly import nightly
 from isletflow.cli import app
+from isletflow.config import PROJECT_ROOT
 from isletflow.demo import generate_trial
 from isletflow.warehouse import table_digests
 
@@ -56,7 +57,14 @@ def test_a_cut_uses_only_files_received_by_its_date_and_rebuilds_identically(tri
     assert cut.stat().st_mode & 0o777 == 0o444
     with duckdb.connect(str(cut), read_only=True) as con:
         paths = {r[0] for r in con.sql("SELECT rel_path FROM audit.files").fetchall()}
+        used = con.sql("SELECT f.rel_path, f.sha256 FROM audit.runs AS r JOIN audit.files AS f "
+                       "ON f.file_id = r.trial_file_id WHERE r.status = 'published'").fetchall()
     assert f"US01/cgm/{late.name}" not in paths and len(paths) > 30
+    # the cut records the trial definition it was built with (the default: the sample trial)
+    sample = PROJECT_ROOT / "trials" / "islet-101.toml"
+    assert used == [("trials/islet-101.toml", hashlib.sha256(sample.read_bytes()).hexdigest())]
+    sums = json.loads((cuts / "2025-06-30.sha256.json").read_text())
+    assert sums["trial"]["sha256"] == used[0][1]
     again = runner.invoke(app, args)  # an existing cut is never overwritten
     assert again.exit_code == 2 and "read-only" in again.output
     verify = runner.invoke(app, args + ["--verify"])

@@ -35,3 +35,17 @@ def test_prefect_yaml_nightly_deployment_matches_the_flow():
     sched = dep["schedules"][0]
     assert sched["cron"] == "30 2 * * *" and sched["timezone"] == "America/Toronto"
     assert set(dep["parameters"]) == set(inspect.signature(nightly.fn).parameters)
+
+
+def test_one_deployment_per_trial_file_each_valid_with_its_own_warehouse():
+    from isletflow.trial import check_trial
+
+    spec = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+    deps = spec["deployments"]
+    trials = [d["parameters"]["trial"] for d in deps]
+    assert sorted(trials) == ["trials/islet-101.toml", "trials/islet-301.toml"]
+    for d in deps:
+        assert set(d["parameters"]) == set(inspect.signature(nightly.fn).parameters), d["name"]
+        assert check_trial(PROJECT_ROOT / d["parameters"]["trial"]) == [], d["name"]
+    assert len({d["parameters"]["warehouse"] for d in deps}) == len(deps)
+    assert len({d["parameters"]["landing_dir"] for d in deps}) == len(deps)

@@ -1,4 +1,5 @@
-"""Glucocorticoid use as a protocol deviation (the regimen is glucocorticoid-free)."""
+"""Prohibited medication use as a protocol deviation (the trial file's
+``safety.prohibited_medications``; the sample trial's regimen is glucocorticoid-free)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import polars as pl
 from isletflow.endpoints.study_day import infusion_day, with_study_day
 
 
-def glucocorticoid_deviations(conmeds: pl.DataFrame, infusions: pl.DataFrame,
+def prohibited_medications(conmeds: pl.DataFrame, infusions: pl.DataFrame,
                               names: Sequence[str]) -> pl.DataFrame:
-    """Every medication-form entry of a systemic glucocorticoid (``names``, matched as a whole
-    word of the medication name, case-insensitive) started on or after the infusion day: the
-    protocol's immunosuppression is glucocorticoid-free, so each is a protocol deviation
-    (ICH E3 section 10.2). Pre-infusion use is listed with ``deviation`` false."""
+    """Every medication-form entry of a prohibited medication (``names``: the trial file's
+    ``safety.prohibited_medications``, matched as a whole word of the medication name,
+    case-insensitive; the sample trial lists the systemic glucocorticoids, its
+    immunosuppression being glucocorticoid-free) started on or after the infusion day: each is
+    a protocol deviation (ICH E3 section 10.2). Pre-infusion use is listed with ``deviation``
+    false."""
     pattern = r"(?i)\b(" + "|".join(names) + r")\b"
     gc = with_study_day(conmeds.filter(pl.col("medication").str.contains(pattern)), infusions,
                         "start_date")
