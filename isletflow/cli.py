@@ -56,17 +56,31 @@ def check_trial_cmd(
 def demo_data(
     out: Annotated[Path, typer.Option(help="Landing folder to write the sample trial to.")] = DEFAULT_LANDING,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes identical files.")] = 20250620,
-    participants: Annotated[int, typer.Option(help="Number of participants (1-14).")] = 14,
-    days: Annotated[int, typer.Option(help="Days of follow-up after infusion.")] = 365,
+    participants: Annotated[int | None, typer.Option(help="The first N participants of the trial's sample data (default all: 14 in islet-101, 50 in islet-301).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days of follow-up after infusion (default the last visit's nominal day).")] = None,
+    trial: Annotated[Path, typer.Option(help="Trial definition file whose sample data to write.")] = DEFAULT_TRIAL,
+    planted: Annotated[Path | None, typer.Option(help="JSON file for the planted truth (default planted-<study>.json beside OUT, never inside it).")] = None,
 ) -> None:
-    """Write the sample trial's raw site exports (CGM, EDC, central lab) under OUT."""
-    from isletflow.demo import generate_trial
+    """Write a trial's raw site exports (CGM, EDC, central lab) under OUT, and what was
+    planted (per participant: dose group, endpoints, time in range) beside it."""
+    from isletflow.demo import default_truth_path, generate_trial
+    from isletflow.trial import load_trial
 
+    _check_trial_or_exit(trial)
+    t = load_trial(trial)
+    planted = planted or default_truth_path(out, t)
     t0 = time.perf_counter()
-    with console.status(f"writing the sample trial to {out} ..."):
-        m = generate_trial(out, seed=seed, participants=participants, days=days)
-    console.print(f"wrote {len(m.files)} files for {len(m.participants)} participants "
-                  f"({m.n_cgm_rows:,} CGM readings) to {out} in {time.perf_counter() - t0:.1f} s")
+    with console.status(f"writing the sample data of {t.study.id} to {out} ..."):
+        try:
+            m = generate_trial(out, seed=seed, participants=participants, days=days, trial=t,
+                               truth_path=planted)
+        except ValueError as err:
+            console.print(f"[red]{err}[/]")
+            raise typer.Exit(2) from None
+    console.print(f"wrote {len(m.files)} files for {len(m.participants)} participants of "
+                  f"{t.study.id} ({m.n_cgm_rows:,} CGM readings) to {out} in "
+                  f"{time.perf_counter() - t0:.1f} s")
+    console.print(f"planted truth: {planted}", markup=False, highlight=False)
 
 
 @app.command()

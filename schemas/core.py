@@ -186,7 +186,9 @@ def core_contracts(trial: Trial) -> dict[str, pa.DataFrameSchema]:
         "site_id": [pa.Check.isin(trial.site_ids)],
         "age_years": [pa.Check.ge(lo), pa.Check.le(hi)],
         "dose_group": [pa.Check.isin([a.id for a in trial.arms])],
-        "dose_fraction": [pa.Check.isin([a.dose_fraction for a in trial.arms])],
+        # a partial infusion belongs to an arm too (sql/core/02_infusions.sql): any fraction
+        # above 0 up to the highest arm's
+        "dose_fraction": [pa.Check.gt(0), pa.Check.le(max(a.dose_fraction for a in trial.arms))],
     }
     out = {}
     for table, model in CORE_MODELS.items():

@@ -19,11 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from isletflow.config import SITES_BY_ID
 from isletflow.demo import generate_trial
-from isletflow.demo.sends import CORRECTION_DELAY_DAYS, WHOLE_PROJECT_SITE
+from isletflow.demo.sends import CORRECTION_DELAY_DAYS
 from isletflow.landing import scan_landing
 from isletflow.readers import read_export
+from isletflow.trial import load_trial
+
+SITES = set(load_trial().site_ids)  # the sample trial's sites (trials/islet-101.toml)
+WHOLE_PROJECT_SITE = "GB01"  # the site that sends REDCap's whole-project export (plans.py)
 
 # PROVENANCE.md section C: the data dictionary's download header, exactly as REDCap writes it.
 DICTIONARY_HEADER = (
@@ -90,7 +93,7 @@ def test_layout_follows_the_landing_contract(tmp_path):
     assert any(re.fullmatch(r"GB01/edc/IsletTrial_DataDictionary_[\d-]+\.csv", r) for r in rel)
     for site in ("US01", "CA01", "DE01", "GB01"):
         assert any(re.fullmatch(rf"{site}/lab/central_lab_transfer_[\d-]+\.csv", r) for r in rel)
-    files, problems = scan_landing(tmp_path, set(SITES_BY_ID))
+    files, problems = scan_landing(tmp_path, SITES)
     assert problems == []
     assert len(files) == len(m.files)
     cgm = [f for f in files if f.kind == "cgm"]
@@ -268,9 +271,9 @@ def test_every_file_is_received_after_what_it_holds(full):
 
 def test_a_mid_trial_cut_has_data_from_every_source(full):
     cut = dt.date(2025, 6, 30)
-    files, problems = scan_landing(full.out_dir, set(SITES_BY_ID), as_of=cut)
+    files, problems = scan_landing(full.out_dir, SITES, as_of=cut)
     assert problems == []
-    assert {(f.site_id, f.kind) for f in files} == {(s, k) for s in SITES_BY_ID
+    assert {(f.site_id, f.kind) for f in files} == {(s, k) for s in SITES
                                                     for k in ("cgm", "edc", "lab")}
     # every participant named in a file of the cut is in an enrolment form of the cut
     enrolled, named = set(), set()
@@ -304,7 +307,7 @@ def test_scan_reports_duplicates_and_stray_files_and_honours_as_of(tmp_path):
     late = next(p for p in m.files if "/lab/" in p.as_posix())
     ts = dt.datetime(2030, 1, 2, tzinfo=dt.UTC).timestamp()
     os.utime(late, (ts, ts))
-    files, problems = scan_landing(tmp_path, set(SITES_BY_ID), as_of=dt.date(2029, 12, 31))
+    files, problems = scan_landing(tmp_path, SITES, as_of=dt.date(2029, 12, 31))
     rules = sorted((p.rel_path, p.rule) for p in problems)
     assert rules == [("US01/cgm/no_participant.csv", "cgm_file_name"),
                      ("US01/edc/infusion_copy.csv", "duplicate_file"),

@@ -238,7 +238,7 @@ def test_html_report_of_the_published_warehouse_is_self_contained(small_trial):
         assert pid in body and body.count('<img src="data:image/svg+xml;base64,') == 1, pid
         svg = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", body).group(1)).decode()
         # 100 days of follow-up: the AGP shows the latest window with readings (day 90)
-        assert "none in the day-365 window" in svg and "days 63 to 90" in svg, pid
+        assert "none in the day 365 window" in svg and "days 63 to 90" in svg, pid
     assert out.stat().st_size < 5_000_000
 
 

@@ -17,8 +17,7 @@ import pytest
 
 from isletflow.config import PROJECT_ROOT
 from isletflow.trial import REDCAP_COLUMNS, load_trial
-from isletflow.demo.redcap import FORMS as DEMO_FORMS
-from isletflow.demo.redcap import dictionary_csv
+from isletflow.demo.redcap import Dictionary, dictionary_csv
 from isletflow.inspect import inspect_export
 from isletflow.landing import LandingFile, sha256_of
 from isletflow.readers.redcap import personal_data_reason, read_redcap_export
@@ -160,8 +159,10 @@ def test_the_sample_trials_whole_project_export_keeps_what_core_reads(tmp_path):
     with its dictionary; one enrolment row and one adverse event, values written here."""
     cols = ["record_id", "redcap_event_name", "redcap_repeat_instrument",
             "redcap_repeat_instance", "redcap_data_access_group"]
-    for form, (_, fields) in DEMO_FORMS.items():
-        cols += [c for f in fields if f.name != "record_id" for c in f.columns()]
+    project = Dictionary.read(PROJECT_ROOT / "trials" / "islet-101.redcap-dictionary.csv")
+    for form in project.forms:
+        cols += [c for f in project.form_fields(form) if f.name != "record_id"
+                 for c in f.columns()]
         cols.append(f"{form}_complete")
     values = {"dob": "1971-02-03", "enrol_date": "2024-01-05", "age": "52", "sex": "2",
               "weight_kg": "80", "t1d_duration_y": "30", "race___5": "1",

@@ -1,4 +1,21 @@
-"""Sample trial generator: raw site exports that reproduce the published trial.
+"""Sample trial generator: a trial file in, raw site exports with planted outcomes out.
+
+Everything shaped by the trial comes from its file (trials/<name>.toml, isletflow/trial.py):
+sites and their clocks, visit days, REDCap events and central-lab visit labels, the REDCap
+project (forms, fields, choice codes: the trial's data dictionary and its field map,
+inverted), lab test codes and units, CGM analysis windows. What a trial file does not hold (the
+participants and their planted outcomes, each site's devices, lab style and export habits, the
+planted faults) is the generator's plan for that study id (plans.py). The planted truth
+(truth.py) is returned in the manifest and written as JSON where the caller asks (the CLI:
+beside the landing folder, never inside it: the landing scan would report it).
+
+Two trials: the sample trial ISLET-101 (below) and the Phase 3-like ISLET-301
+(trials/islet-301.toml; plans.PLAN_301, profiles.PROFILES_301): 50 participants at 11 sites
+from Sydney to St John's, a two-year schedule, CGM worn around each analysis window (one export
+per window), the insulin diary kept in those windows and the weeks before visits, weekly REDCap
+exports (whole-project exports at four sites), one global central lab.
+
+ISLET-101, the sample trial
 
 The trial (SEED-trial-news.txt; Reichman et al., NEJM 2025, zimislecel): 14 adults at sites in
 North America and Europe, a single portal-vein infusion; 2 received a half dose (Part A) and 12
@@ -14,7 +31,7 @@ publication leaves open, made here and documented so a reader can check them:
   participants all complete day 365 and the efficacy headline stays about all 12.
 * Reduced-dose participants: CA01-003 and DE01-002. Serious neutropenia: US01-002, DE01-001,
   GB01-003 (ANC nadir < 1000 /mm3 on day 56, CTCAE v5 grade 3).
-* Each site sends what it would really send (profiles.SITE_EXPORTS): US01 Dexcom Clarity in
+* Each site sends what it would really send (plans.PLAN_101): US01 Dexcom Clarity in
   mg/dL; CA01 Clarity in mmol/L (CA01-004 the older 12-column layout); DE01 the German Clarity
   export (';', decimal comma, mmol/L); GB01 LibreView (day-first, mmol/L, 15-min historic
   readings plus scans), except that GB01-002's first export is a FreeStyle Libre Pro clinic
@@ -69,14 +86,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
-from isletflow.demo.cgm import device_exports
+from isletflow.demo.cgm import Wearer, device_exports
 from isletflow.demo.edc_lab import edc_and_lab
 from isletflow.demo.faults import PlantedFault, plant_faults
-from isletflow.demo.profiles import PROFILES, SITE_EXPORTS, infusion_date, site_of
+from isletflow.demo.plans import DemoPlan, plan_for
+from isletflow.demo.profiles import site_of
+from isletflow.demo.redcap import Dictionary
 from isletflow.demo.sends import LabCorrection, Send, edc_sends, lab_sends
+from isletflow.demo.truth import planted_truth, write_truth
+from isletflow.trial import Trial, load_trial
 
-CORRECTED_PARTICIPANT = "CA01-003"
 EDC_EVERY_DAYS = 7  # see "Cadence" above
 LAB_EVERY_DAYS = 28
 
@@ -84,17 +105,21 @@ LAB_EVERY_DAYS = 28
 @dataclass
 class TrialManifest:
     """What was written, for the caller. The planted personal data is kept only so tests can
-    prove it never reaches the warehouse; the planted faults, so they can prove each is found."""
+    prove it never reaches the warehouse; the planted faults, so they can prove each is found;
+    the planted truth (truth.py), so they can compare the derived endpoints with it."""
 
     out_dir: Path
     participants: list[str]
+    study_id: str = ""
     files: list[Path] = field(default_factory=list)
     planted_phi: list[str] = field(default_factory=list)
     planted_faults: list[PlantedFault] = field(default_factory=list)
     n_cgm_rows: int = 0
     cut_date: dt.date | None = None  # the day the last regular (not faulty) file came in
-    amended: dt.date | None = None   # the day the adverse-event form gained ae_action_taken
+    amended: dt.date | None = None   # the day a form gained the plan's amendment field(s)
     lab_corrections: list[LabCorrection] = field(default_factory=list)
+    truth: dict = field(default_factory=dict)
+    truth_path: Path | None = None
 
 
 def _set_received(path: Path, day: dt.date) -> None:
@@ -103,50 +128,72 @@ def _set_received(path: Path, day: dt.date) -> None:
     os.utime(path, (ts, ts))
 
 
-def generate_trial(out_dir: Path, seed: int = 20250620, participants: int = 14,
-                   days: int = 365, faults: bool = True, edc_every_days: int = EDC_EVERY_DAYS,
-                   lab_every_days: int = LAB_EVERY_DAYS) -> TrialManifest:
-    """Write the sample trial's landing area under ``out_dir`` (``<site>/cgm|edc|lab/...``).
+def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None = None,
+                   days: int | None = None, faults: bool = True,
+                   edc_every_days: int | None = None, lab_every_days: int | None = None,
+                   trial: Trial | str | Path | None = None, truth_path: Path | None = None
+                   ) -> TrialManifest:
+    """Write the trial's landing area under ``out_dir`` (``<site>/cgm|edc|lab/...``).
 
+    ``trial``: the trial file (or a loaded trial; default the sample trial,
+    trials/islet-101.toml). ``participants``: the first N of the plan's participants (default
+    all); ``days``: follow-up after infusion (default the last visit's nominal day).
     ``edc_every_days``: how often each site exports its REDCap forms (see "Cadence" in the
-    module docstring); ``lab_every_days``: how often each lab sends its cumulative transfer.
+    module docstring); ``lab_every_days``: how often each lab sends its cumulative transfer
+    (defaults: the plan's). ``faults``: plant the plan's faulty files (the sample trial's).
+    ``truth_path``: where to write the planted truth as JSON (not written by default; keep it
+    out of ``out_dir``, which the landing scan reads).
     """
-    if not 1 <= participants <= len(PROFILES):
-        raise ValueError(f"participants must be between 1 and {len(PROFILES)}")
+    trial = trial if isinstance(trial, Trial) else load_trial(trial)
+    plan = plan_for(trial)
+    participants = len(plan.profiles) if participants is None else participants
+    days = max(v.day for v in trial.visits) if days is None else days
+    edc_every_days = edc_every_days or plan.edc_every_days
+    lab_every_days = lab_every_days or plan.lab_every_days
+    if not 1 <= participants <= len(plan.profiles):
+        raise ValueError(f"participants must be between 1 and {len(plan.profiles)}")
     if days < 1:
         raise ValueError("days must be at least 1")
     if edc_every_days < 1 or lab_every_days < 1:
         raise ValueError("export intervals must be at least 1 day")
+    dic = Dictionary.of(trial, plan)
     rng = np.random.default_rng(seed)
     timing = np.random.default_rng([seed, 1])  # when things are entered and sent
-    chosen = list(enumerate(PROFILES))[:participants]
-    m = TrialManifest(out_dir=out_dir, participants=[p.participant_id for _, p in chosen])
+    chosen = list(enumerate(plan.profiles))[:participants]
+    m = TrialManifest(out_dir=out_dir, participants=[p.participant_id for _, p in chosen],
+                      study_id=trial.study.id)
     received: dict[Path, dt.date] = {}
+    readings: dict[str, pl.DataFrame] = {}
+    windows = [(w.name, *w.days) for w in trial.cgm_windows]
     for k, p in chosen:
         site = site_of(p.participant_id)
-        exports = device_exports(p, k, days, SITE_EXPORTS[site], rng, m.planted_phi,
-                                 correction=p.participant_id == CORRECTED_PARTICIPANT,
+        wearer = Wearer(trial.sites_by_id[site].timezone, plan.infusion_date(k),
+                        -plan.cgm_baseline_days)
+        exports = device_exports(p, k, days, plan.cgm_habit(p), wearer, plan.cgm_exports,
+                                 windows, rng, m.planted_phi,
+                                 correction=p.participant_id == plan.corrected_cgm_participant,
+                                 libre_pro=p.participant_id == plan.libre_pro_participant,
                                  timing=timing)
-        for name, text, end_day, n in exports:
+        readings[p.participant_id] = exports.readings
+        for name, data, end_day, n in exports.files:
             path = out_dir / site / "cgm" / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            bom = "\ufeff" if "clarity" in name else ""
-            path.write_bytes((bom + text).encode("utf-8"))
+            path.write_bytes(data)
             m.files.append(path)
             m.n_cgm_rows += n
-            received[path] = infusion_date(k) + dt.timedelta(days=end_day + 1)
-    data = edc_and_lab(chosen, days, rng, timing)
+            received[path] = plan.infusion_date(k) + dt.timedelta(days=end_day + 1)
+    data = edc_and_lab(trial, plan, chosen, days, rng, timing)
     entered = [d for sd in data.values() for r in sd.records for d, _ in r.versions]
     first, last = min(entered), max(entered)
     anchor = first - dt.timedelta(days=first.weekday())  # the Monday of the first entry
     m.amended = first + (last - first) // 2
-    m.planted_phi += [r.versions[0][1]["dob"] for sd in data.values() for r in sd.records
-                      if r.form == "enrolment"]
+    m.planted_phi += [r.versions[0][1]["@dob"] for sd in data.values() for r in sd.records
+                      if r.table == "participants"]
     sends: list[Send] = []
     latest: dict[str, str] = {}
     for site, sd in data.items():
-        sends += edc_sends(site, sd, anchor, edc_every_days, m.amended)
-        lab, correction = lab_sends(site, sd, anchor, lab_every_days)
+        sends += edc_sends(trial, plan, dic, site, sd, anchor, edc_every_days, m.amended)
+        lab, correction = lab_sends(trial, plan, site, sd, anchor, lab_every_days)
         sends += lab
         m.lab_corrections += [correction] if correction else []
     for s in sends:
@@ -161,12 +208,26 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int = 14,
         elif kind == "edc":
             latest[f"{site}/edc/{name.rsplit('_', 1)[0]}"] = s.rel_path
     m.cut_date = max(received.values())
-    if faults:
+    if faults and plan.plant_faults:
         m.planted_faults = plant_faults(out_dir, set(m.participants),
-                                        {p.participant_id: k for k, p in chosen}, latest)
+                                        {p.participant_id: k for k, p in chosen}, latest,
+                                        plan.infusion_date)
         m.files += sorted({out_dir / f.rel_path for f in m.planted_faults} - set(m.files))
     for f in m.planted_faults:  # the faulty files came in after the rest
         received[out_dir / f.rel_path] = m.cut_date + dt.timedelta(days=1)
     for path in m.files:
         _set_received(path, received[path])
+    m.truth = planted_truth(trial, plan, chosen, days, data, readings, seed)
+    if truth_path is not None:
+        write_truth(truth_path, m.truth)
+        m.truth_path = truth_path
     return m
+
+
+def default_truth_path(out_dir: Path, trial: Trial) -> Path:
+    """Where the CLI writes the planted truth: beside the landing folder (never in it),
+    ``planted-<study id, lower case>.json``."""
+    return out_dir.resolve().parent / f"planted-{trial.study.id.lower()}.json"
+
+
+__all__ = ["DemoPlan", "TrialManifest", "default_truth_path", "generate_trial"]

@@ -1,13 +1,19 @@
-"""REDCap case report forms and central-lab results of the sample trial: what is planted, and
-the day each value reaches the site's REDCap project or the lab's result database.
+"""Case report forms and central-lab results of a sample trial: what is planted, and the day
+each value reaches the site's REDCap project or the lab's result database.
 
-The values are planted with the trial's random generator (``rng``), in the same order as
-always, so a seed gives the same trial. When a value is entered (the data-entry delay after
-the event) is drawn from a second generator (``timing``), so the timing never shifts a value.
-A record can change after it was first entered (a *version* per change): the disposition form
-says "ongoing" from enrolment until the participant completes day 365 or dies; a fatal adverse
-event is first entered as "not recovered" (grade 4) and updated to "fatal" (grade 5) after the
-death; the off-protocol steroid is entered without a stop date, which is added later.
+Values are planted under the names of the *core columns* they feed (``participants.sex`` =
+"F", ``adverse_events.serious`` = True), with the generator's own fields no core column reads
+under a role (``@dob``, ``@race``, ``@ae_action``, ``@lot``); redcap.py writes them under the
+trial's REDCap form, field and choice code (the trial file's field map, inverted).
+
+The values are planted with the trial's random generator (``rng``), in a fixed order, so a
+seed gives the same trial. When a value is entered (the data-entry delay after the event) is
+drawn from a second generator (``timing``), so the timing never shifts a value. A record can
+change after it was first entered (a *version* per change): the disposition form says
+"ongoing" from enrolment until the participant completes the schedule, dies or withdraws; a
+fatal adverse event is first entered as "not recovered" (grade 4) and updated to "fatal"
+(grade 5) after the death; the sample trial's off-protocol steroid is entered without a stop
+date, which is added later.
 """
 
 from __future__ import annotations
@@ -17,41 +23,33 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from isletflow.demo.profiles import (CGM_BASELINE_DAYS, DEATH_DAY, Profile, day_iso,
-                                     infusion_date, last_day, site_of)
-
-LAB_VISITS = {
-    "screening": ("HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"),
-    "day_28": ("ANC",),
-    "day_56": ("ANC",),
-    "day_90": ("HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"),
-    "day_120": ("ANC",),
-    "day_180": ("HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"),
-    "day_270": ("HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"),
-    "day_365": ("HBA1C", "CPEP_FAST", "CPEP_STIM", "ANC"),
-}
-VISIT_NOMINAL = {"screening": -21, "day_28": 28, "day_56": 56, "day_90": 90, "day_120": 120,
-                 "day_180": 180, "day_270": 270, "day_365": 365}
+from isletflow.demo.plans import ANALYTES, DemoPlan
+from isletflow.demo.profiles import Profile, last_day, site_of
+from isletflow.trial import Trial
 
 MILD_AES = (("Headache", "Nervous system disorders"),
             ("Nausea", "Gastrointestinal disorders"),
             ("Diarrhoea", "Gastrointestinal disorders"),
             ("Fatigue", "General disorders and administration site conditions"),
             ("Mouth ulceration", "Gastrointestinal disorders"))
-# "Action taken" on an adverse event, for the field the AE form gains mid-study
-# (redcap.AE_ACTION_CHOICES): what the investigator does with the immunosuppression.
-AE_ACTION = {"Neutropenia": "2", "Cryptococcal meningitis": "3", "Neurocognitive disorder": "5"}
+SEXES = ("F", "M")  # the sample trial's draw: 1 = F, 2 = M
+# Tables whose REDCap form repeats (one instance per event, diary day, adverse event, drug).
+REPEATING = ("she_events", "insulin_diary", "adverse_events", "concomitant_medications")
 
 
 @dataclass
 class Record:
-    """One REDCap record of one form (a repeating form: one instance), with its versions:
-    ``(day entered, field values)`` in date order; the values are raw REDCap codes as text."""
+    """One record of one form (a repeating form: one instance), with its versions:
+    ``(day entered, values)`` in date order. ``table``: the core table the form feeds;
+    values by core column (or ``@role``). ``event``: "screening", "infusion", "follow_up" or
+    "end", placed in a REDCap event by redcap.Events with ``day`` (the study day the record
+    is about)."""
 
-    form: str
+    table: str
     record_id: str
     event: str
-    versions: list[tuple[dt.date, dict[str, str]]]
+    day: int
+    versions: list[tuple[dt.date, dict[str, object]]]
     order: str = ""  # ties between instances entered the same day: the event's own date
     instance: int | None = None  # set by the writer for repeating forms
 
@@ -63,7 +61,8 @@ class Record:
 @dataclass
 class LabResult:
     """One central-lab result: planted value (HbA1c NGSP %, C-peptide pmol/L, ANC /mm3) and
-    the day the lab reported it (collection plus the lab's turnaround)."""
+    the day the lab reported it (collection plus the lab's turnaround). ``visit``: the lab's
+    visit label (the trial's ``lab_visit``); ``test_code``: the trial's code of ``analyte``."""
 
     subject_id: str
     visit: str
@@ -71,6 +70,8 @@ class LabResult:
     test_code: str
     value: float
     reported: dt.date
+    analyte: str = ""
+    accession: str = ""
 
 
 @dataclass
@@ -79,156 +80,241 @@ class SiteData:
     labs: list[LabResult] = field(default_factory=list)
 
 
-def _date(k: int, d: int) -> dt.date:
-    return infusion_date(k) + dt.timedelta(days=d)
+def diary_days(trial: Trial, plan: DemoPlan, last: int) -> list[int]:
+    """Study days with an insulin-diary entry. "daily": every day from the CGM baseline on.
+    "around_visits": the days of every CGM analysis window, and the days
+    ``endpoints.insulin_independence.days_before_visit`` before each follow-up visit up to
+    it (what the endpoints read), up to ``last``."""
+    first = -plan.cgm_baseline_days
+    if plan.diary == "daily":
+        return list(range(first, last + 1))
+    days: set[int] = set()
+    for w in trial.cgm_windows:
+        days.update(range(w.days[0], w.days[1] + 1))
+    before = trial.endpoints.insulin_independence.days_before_visit
+    for v in trial.visits:
+        if v.day > trial.infusion_day:
+            days.update(range(v.day - before, v.day + 1))
+    return sorted(d for d in days if d <= last)
 
 
-def _s(v: object) -> str:
-    return "" if v is None else str(v)
+def insulin_fraction(p: Profile, d: int, stop_day: int) -> float:
+    """Share of the baseline daily insulin dose taken on study day ``d`` (1 before infusion).
+    independent: tapered to 0 by ``stop_day``; reduced: down 70 % over 150 days; partial:
+    down 40 %; graft_loss: as independent, back on insulin from day 420 (half the dose by
+    day 540); nonresponder: down 15 %; improved: down 30 %."""
+    if p.course == "independent":
+        return max(0.0, 1.0 - d / stop_day) if d >= 0 else 1.0
+    if p.course == "graft_loss":
+        if d < 420:
+            return max(0.0, 1.0 - d / stop_day) if d >= 0 else 1.0
+        return 0.5 * min((d - 420 + 1) / 120.0, 1.0)
+    drop = {"reduced": 0.7, "partial": 0.4, "nonresponder": 0.15, "improved": 0.3}[p.course]
+    return 1.0 - drop * min(max(d, 0) / 150.0, 1.0)
 
 
-def edc_and_lab(profiles: list[tuple[int, Profile]], days: int, rng: np.random.Generator,
-                timing: np.random.Generator) -> dict[str, SiteData]:
+C_PEPTIDE_SCALE = {"independent": 1.0, "reduced": 0.6, "partial": 0.35, "graft_loss": 1.0,
+                   "nonresponder": 0.08, "improved": 0.3}
+
+
+def baseline_hba1c(plan: DemoPlan, p: Profile, rng: np.random.Generator) -> float:
+    """HbA1c (NGSP %) before infusion: 7.6-9.0; 9.3-9.8 for "improved" (second trial)."""
+    v = rng.uniform(7.6, 9.0)
+    if plan.lab_model == "301" and p.course == "improved":
+        v = rng.uniform(9.3, 9.8)
+    return v
+
+
+def lab_value(plan: DemoPlan, p: Profile, analyte: str, visit: str, nominal: int,
+              hba1c0: float, rng: np.random.Generator) -> float:
+    """The planted result of ``analyte`` at a visit (nominal study day ``nominal``):
+    HbA1c NGSP %, C-peptide pmol/L (before infusion 2 fasting / 3 stimulated: none), ANC
+    cells/mm3 (2400-5200, or 2200-5200 in the second trial; 600-950 at the plan's
+    neutropenia visit for "serious", 1100-1400 for "non_serious").
+
+    HbA1c after infusion (``frac`` = nominal day / 180, at most 1), sample trial (primary:
+    < 7.0 % or 1 point down): independent 6.9-7.3 at day 90, then 5.7-6.6; reduced 7.0-7.4,
+    then 6.5-6.85; partial baseline - 0.8 x frac. Second trial (primary: < 6.5 % or 1 point
+    down, days 365-730), each at least 0.2 points (after the lab's IFCC rounding, < 0.05)
+    from a threshold: independent 6.9-7.3 at day 90, then 5.6-6.2; reduced 7.1-7.5, then
+    6.0-6.3; partial baseline - 0.7 x frac; graft_loss 6.9-7.2 at day 90, 5.8-6.2 to day
+    365, 7.0-7.3 at day 545, 7.5-7.9 at day 730; nonresponder baseline - 0.4 x frac; improved
+    baseline - 1.4 x frac. C-peptide: frac x the course's scale (C_PEPTIDE_SCALE; graft_loss
+    0.12 after day 365) x 400-700 fasting, 900-1500 stimulated.
+    """
+    frac = min(max(nominal, 0) / 180.0, 1.0)
+    second = plan.lab_model == "301"
+    if analyte == "hba1c":
+        if nominal < 0:
+            v = hba1c0
+        elif second and p.course in ("partial", "nonresponder", "improved"):
+            v = hba1c0 - {"partial": 0.7, "nonresponder": 0.4, "improved": 1.4}[p.course] * frac
+        elif second and p.course == "graft_loss":
+            v = (rng.uniform(6.9, 7.2) if nominal == 90 else rng.uniform(5.8, 6.2)
+                 if nominal <= 365 else rng.uniform(7.0, 7.3) if nominal < 600
+                 else rng.uniform(7.5, 7.9))
+        elif p.course == "independent":
+            v = rng.uniform(6.9, 7.3) if nominal == 90 else (
+                rng.uniform(5.6, 6.2) if second else rng.uniform(5.7, 6.6))
+        elif p.course == "reduced":
+            v = (rng.uniform(7.1, 7.5) if nominal == 90 else rng.uniform(6.0, 6.3)) if second \
+                else (rng.uniform(7.0, 7.4) if nominal == 90 else rng.uniform(6.5, 6.85))
+        else:
+            v = hba1c0 - 0.8 * frac
+        return round(v, 1)
+    if analyte in ("c_peptide_fasting", "c_peptide_stimulated"):
+        scale = C_PEPTIDE_SCALE[p.course]
+        if p.course == "graft_loss" and nominal > 365:
+            scale = 0.12
+        lo, hi = (400, 700) if analyte == "c_peptide_fasting" else (900, 1500)
+        before = 2.0 if analyte == "c_peptide_fasting" else 3.0
+        return before if nominal < 0 else round(frac * scale * rng.uniform(lo, hi))
+    anc = rng.uniform(2200, 5200) if second else rng.uniform(2400, 5200)
+    if p.neutropenia and visit == plan.neutropenia_visit:
+        anc = rng.uniform(1100, 1400) if p.neutropenia == "non_serious" else rng.uniform(600, 950)
+    return round(anc, -1)
+
+
+def edc_and_lab(trial: Trial, plan: DemoPlan, profiles: list[tuple[int, Profile]], days: int,
+                rng: np.random.Generator, timing: np.random.Generator) -> dict[str, SiteData]:
     """Every REDCap record and central-lab result of the trial, per site.
 
     Data-entry delays (``timing``, days after the event): enrolment 0-3 after the enrolment
     date, the severe-hypoglycaemia history with it; infusion 0-3; a diary day 1-10; a severe
     event 1-7; an adverse event 1-14; the protocol medications 0-3 after their start (day -2);
-    the lab reports a result 3-10 days after collection. The date of birth (``dob``, sent only
-    in the whole-project export) is drawn from ``timing`` too, to match the planted age.
+    the disposition 1-14 after completion, death or withdrawal; the lab reports a result 3-10
+    days after collection. The date of birth (``@dob``, sent only in the whole-project export)
+    is drawn from ``timing`` too, to match the planted age. The schedule is complete on the
+    last visit's nominal day (``days`` at least that: "completed").
     """
     out: dict[str, SiteData] = {}
+    codes = {}
+    for t in reversed(trial.lab_tests):  # the first test code of each analyte
+        codes[t.analyte] = t.code
+    visits = sorted(trial.visits, key=lambda v: v.day)
+    completion = visits[-1].day
+    infusion_visit = next(v for v in visits if v.window[0] <= trial.infusion_day <= v.window[1])
     for k, p in profiles:
         site, pid, last = site_of(p.participant_id), p.participant_id, last_day(p, days)
         sd = out.setdefault(site, SiteData())
+        infused = plan.infusion_date(k)
 
-        def rec(form: str, event: str, versions: list[tuple[dt.date, dict]], order: str = "",
-                _pid: str = pid, _sd: SiteData = sd) -> None:
-            _sd.records.append(Record(form, _pid, event, [
-                (d, {k2: _s(v) for k2, v in vals.items()}) for d, vals in versions], order))
+        def at(d: int, _day: dt.date = infused) -> dt.date:
+            return _day + dt.timedelta(days=d)
+
+        def iso(d: int, _day: dt.date = infused) -> str:
+            return (_day + dt.timedelta(days=d)).isoformat()
+
+        def rec(table: str, event: str, day: int, versions: list[tuple[dt.date, dict]],
+                order: str = "", _pid: str = pid, _sd: SiteData = sd) -> None:
+            _sd.records.append(Record(table, _pid, event, day, versions, order))
 
         weight = round(float(rng.uniform(58, 92)), 1)
-        enrol = {"enrol_date": day_iso(k, -35), "age": int(rng.integers(24, 63)),
-                 "sex": int(rng.integers(1, 3)), "weight_kg": weight,
-                 "t1d_duration_y": int(rng.integers(12, 40)),
-                 "race___1": int(k % 5 == 0), "race___2": 0, "race___3": 0, "race___4": 0,
-                 "race___5": int(k % 5 != 0)}
-        enrolled = _date(k, -35)
-        anniversary = enrolled.replace(year=enrolled.year - enrol["age"],
+        enrol_day = plan.enrolment_day
+        enrol = {"enrolment_date": iso(enrol_day), "age_years": int(rng.integers(24, 63)),
+                 "sex": SEXES[int(rng.integers(1, 3)) - 1], "weight_kg": weight,
+                 "diabetes_duration_years": int(rng.integers(12, 40)),
+                 "@race": plan.race_boxes[0] if k % 5 == 0 else plan.race_boxes[1]}
+        enrolled = at(enrol_day)
+        anniversary = enrolled.replace(year=enrolled.year - enrol["age_years"],
                                        day=min(enrolled.day, 28))
-        enrol["dob"] = (anniversary - dt.timedelta(days=int(timing.integers(1, 365)))).isoformat()
-        entered = _date(k, -35 + int(timing.integers(0, 4)))
-        rec("enrolment", "screening_arm_1", [(entered, enrol)])
-        rec("infusion", "day_0_arm_1", [(_date(k, int(timing.integers(0, 4))), {
-            "infusion_date": day_iso(k, 0), "study_part": "A" if p.dose == "half" else "C",
-            "dose_fraction": "0.5" if p.dose == "half" else "1.0"})])
+        enrol["@dob"] = (anniversary - dt.timedelta(days=int(timing.integers(1, 365)))
+                         ).isoformat()
+        entered = at(enrol_day + int(timing.integers(0, 4)))
+        rec("participants", "screening", enrol_day, [(entered, enrol)])
+        infusion = {"infusion_date": iso(0), "dose_fraction": str(p.dose_fraction),
+                    "@lot": f"ISL-{infused:%y%m}-{k + 1:03d}"}
+        if p.study_part:
+            infusion["study_part"] = p.study_part
+        rec("infusions", "infusion", infusion_visit.day,
+            [(at(int(timing.integers(0, 4))), infusion)])
         for d in sorted(rng.choice(np.arange(-360, -30), size=int(rng.integers(2, 5)),
                                    replace=False)):
-            rec("severe_hypoglycemia", "screening_arm_1", [(entered, {
-                "she_date": day_iso(k, int(d)), "she_assist": 1,
-                "she_glucose_mg_dl": int(rng.integers(28, 50))})], day_iso(k, int(d)))
-        for d in p.she_days_after_infusion:
+            rec("she_events", "screening", int(d), [(entered, {
+                "event_date": iso(int(d)), "third_party_assistance": True,
+                "glucose_mg_dl": int(rng.integers(28, 50))})], iso(int(d)))
+        for d, assisted in sorted([*((d, True) for d in p.she_days_after_infusion),
+                                   *((d, False) for d in p.she_unassisted_days)]):
             if d <= last:
-                rec("severe_hypoglycemia", "follow_up_arm_1", [(
-                    _date(k, d + int(timing.integers(1, 8))),
-                    {"she_date": day_iso(k, d), "she_assist": 1, "she_glucose_mg_dl": ""})],
-                    day_iso(k, d))
+                rec("she_events", "follow_up", d, [(at(d + int(timing.integers(1, 8))), {
+                    "event_date": iso(d), "third_party_assistance": assisted,
+                    "glucose_mg_dl": ""})], iso(d))
         base_tdd = 0.55 * weight
         stop_day = int(rng.integers(110, 170))
-        diary_delay = timing.integers(1, 11, size=last + CGM_BASELINE_DAYS + 1)
-        for i, d in enumerate(range(-CGM_BASELINE_DAYS, last + 1)):
+        diary = diary_days(trial, plan, last)
+        diary_delay = timing.integers(1, 11, size=len(diary))
+        for i, d in enumerate(diary):
             if rng.random() < 0.04:
                 continue  # a day the participant did not fill in
-            if p.course == "independent":
-                frac = max(0.0, 1.0 - d / stop_day) if d >= 0 else 1.0
-            elif p.course == "reduced":
-                frac = 1.0 - 0.7 * min(max(d, 0) / 150.0, 1.0)
-            else:
-                frac = 1.0 - 0.4 * min(max(d, 0) / 150.0, 1.0)
+            frac = insulin_fraction(p, d, stop_day)
             tdd = base_tdd * frac * (1 + 0.08 * rng.standard_normal()) if frac > 0 else 0.0
             basal = round(0.5 * tdd, 1)
-            rec("insulin_diary", "follow_up_arm_1", [(_date(k, d + int(diary_delay[i])), {
-                "diary_date": day_iso(k, d), "basal_u": basal,
-                "bolus_u": round(max(tdd - basal, 0.0), 1)})], day_iso(k, d))
+            rec("insulin_diary", "follow_up", d, [(at(d + int(diary_delay[i])), {
+                "diary_date": iso(d), "basal_u": basal,
+                "bolus_u": round(max(tdd - basal, 0.0), 1)})], iso(d))
 
-        def ae(term: str, soc: str, onset: int, serious: int, grade: int, outcome: int,
-               later: tuple[int, int, int] | None = None) -> None:
+        def ae(term: str, soc: str, onset: int, serious: bool, grade: int, outcome: str,
+               action: str = "none", later: tuple[int, int, str] | None = None) -> None:
             """An adverse event; ``later``: (day, grade, outcome) of an update after entry."""
-            values = {"ae_term": term, "ae_soc": soc, "ae_onset_date": day_iso(k, onset),
-                      "ae_serious": serious, "ae_grade": grade,
-                      "ae_action_taken": AE_ACTION.get(term, "1"), "ae_outcome": outcome}
-            versions = [(_date(k, onset + int(timing.integers(1, 15))), values)]
+            values = {"preferred_term": term, "system_organ_class": soc,
+                      "onset_date": iso(onset), "serious": serious, "ctcae_grade": grade,
+                      "@ae_action": action, "outcome": outcome}
+            versions = [(at(onset + int(timing.integers(1, 15))), values)]
             if later:
-                versions.append((_date(k, later[0] + int(timing.integers(1, 15))),
-                                 {**values, "ae_grade": later[1], "ae_outcome": later[2]}))
-            rec("adverse_events", "follow_up_arm_1", versions, day_iso(k, onset))
+                versions.append((at(later[0] + int(timing.integers(1, 15))),
+                                 {**values, "ctcae_grade": later[1], "outcome": later[2]}))
+            rec("adverse_events", "follow_up", onset, versions, iso(onset))
 
         for _ in range(int(rng.integers(1, 4))):
             term, soc = MILD_AES[int(rng.integers(0, 5))]
-            ae(term, soc, int(rng.integers(1, max(2, last))), 0, 1, 1)
-        if p.neutropenia and last >= 56:
-            ae("Neutropenia", "Blood and lymphatic system disorders", 56, 1, 3, 1)
-        cm_entered = _date(k, -2 + int(timing.integers(0, 4)))
-        for name in ("Tacrolimus", "Mycophenolate mofetil", "Valganciclovir",
-                     "Sulfamethoxazole/trimethoprim"):
-            rec("concomitant_medications", "follow_up_arm_1", [(cm_entered, {
-                "cm_name": name, "cm_indication": "Protocol", "cm_start_date": day_iso(k, -2),
-                "cm_stop_date": ""})], day_iso(k, -2))
-        ongoing = {"dispo_status": 2, "dispo_date": "", "death_cause": ""}
+            ae(term, soc, int(rng.integers(1, max(2, last))), False, 1, "recovered")
+        neutropenia_day = next(v.day for v in visits if v.name == plan.neutropenia_visit)
+        if p.neutropenia and last >= neutropenia_day:
+            serious = p.neutropenia == "serious"
+            ae("Neutropenia", "Blood and lymphatic system disorders", neutropenia_day, serious,
+               3 if serious else 2, "recovered", "reduced")
+        cm_entered = at(-2 + int(timing.integers(0, 4)))
+        for name in plan.protocol_medications:
+            rec("concomitant_medications", "follow_up", -2, [(cm_entered, {
+                "medication": name, "indication": "Protocol", "start_date": iso(-2),
+                "stop_date": ""})], iso(-2))
+        ongoing = {"status": "ongoing", "status_date": "", "death_cause": ""}
         final: tuple[int, dict] | None = None
-        if p.death == "cryptococcal" and days >= DEATH_DAY["cryptococcal"]:
-            steroid = {"cm_name": "Prednisone",
-                       "cm_indication": "Off-protocol, prescribed outside the trial",
-                       "cm_start_date": day_iso(k, 196), "cm_stop_date": ""}
-            rec("concomitant_medications", "follow_up_arm_1", [
-                (_date(k, 226 + int(timing.integers(1, 4))), steroid),
-                (_date(k, 230 + int(timing.integers(1, 15))),
-                 {**steroid, "cm_stop_date": day_iso(k, 230)})], day_iso(k, 196))
-            ae("Cryptococcal meningitis", "Infections and infestations", 226, 1, 4, 3,
-               later=(241, 5, 4))
-            final = (241, {"dispo_status": 3, "dispo_date": day_iso(k, 241),
-                           "death_cause": "Cryptococcal meningitis"})
-        elif p.death == "neurocognitive" and days >= DEATH_DAY["neurocognitive"]:
-            ae("Neurocognitive disorder", "Psychiatric disorders", 250, 1, 4, 3,
-               later=(301, 5, 4))
-            final = (301, {"dispo_status": 3, "dispo_date": day_iso(k, 301),
-                           "death_cause": "Worsening of pre-existing neurocognitive disorder"})
-        elif days >= 365:
-            final = (365, {"dispo_status": 1, "dispo_date": day_iso(k, 365), "death_cause": ""})
+        death = p.death
+        if death and days >= death.day:
+            if death.steroid:
+                steroid = {"medication": "Prednisone",
+                           "indication": "Off-protocol, prescribed outside the trial",
+                           "start_date": iso(death.ae_onset - 30), "stop_date": ""}
+                rec("concomitant_medications", "follow_up", death.ae_onset - 30, [
+                    (at(death.ae_onset + int(timing.integers(1, 4))), steroid),
+                    (at(death.ae_onset + 4 + int(timing.integers(1, 15))),
+                     {**steroid, "stop_date": iso(death.ae_onset + 4)})],
+                    iso(death.ae_onset - 30))
+            ae(death.ae_term, death.ae_soc, death.ae_onset, True, 4, "not recovered",
+               death.action, later=(death.day, 5, "fatal"))
+            final = (death.day, {"status": "died", "status_date": iso(death.day),
+                                 "death_cause": death.cause})
+        elif p.withdraw_day is not None and days >= p.withdraw_day:
+            final = (p.withdraw_day, {"status": "withdrew", "status_date": iso(p.withdraw_day),
+                                      "death_cause": ""})
+        elif days >= completion:
+            final = (completion, {"status": "completed", "status_date": iso(completion),
+                                  "death_cause": ""})
         dispo = [(entered, ongoing)]
         if final:
-            dispo.append((_date(k, final[0] + int(timing.integers(1, 15))), final[1]))
-        rec("disposition", "end_of_study_arm_1", dispo)
+            dispo.append((at(final[0] + int(timing.integers(1, 15))), final[1]))
+        rec("disposition", "end", completion, dispo)
 
-        hba1c0 = rng.uniform(7.6, 9.0)
-        for visit, tests in LAB_VISITS.items():
-            nominal = VISIT_NOMINAL[visit]
-            if nominal > last or visit == p.missed_visit:
+        hba1c0 = baseline_hba1c(plan, p, rng)
+        for vi, v in enumerate(visits):
+            tests = plan.lab_schedule.get(v.name, ())
+            if not tests or v.day > last or v.name == p.missed_visit:
                 continue
-            day = nominal + int(rng.integers(-3, 4))
-            frac = min(max(nominal, 0) / 180.0, 1.0)
-            reported = _date(k, day + int(timing.integers(3, 11)))
-            for t in tests:
-                if t == "HBA1C":
-                    if nominal < 0:
-                        v = hba1c0
-                    elif p.course == "independent":
-                        v = rng.uniform(6.9, 7.3) if nominal == 90 else rng.uniform(5.7, 6.6)
-                    elif p.course == "reduced":
-                        v = rng.uniform(7.0, 7.4) if nominal == 90 else rng.uniform(6.5, 6.85)
-                    else:
-                        v = hba1c0 - 0.8 * frac
-                    val = round(v, 1)
-                elif t == "CPEP_FAST":
-                    scale = {"independent": 1.0, "reduced": 0.6, "partial": 0.35}[p.course]
-                    val = 2.0 if nominal < 0 else round(frac * scale * rng.uniform(400, 700))
-                elif t == "CPEP_STIM":
-                    scale = {"independent": 1.0, "reduced": 0.6, "partial": 0.35}[p.course]
-                    val = 3.0 if nominal < 0 else round(frac * scale * rng.uniform(900, 1500))
-                else:
-                    anc = rng.uniform(2400, 5200)
-                    if p.neutropenia and visit == "day_56":
-                        anc = rng.uniform(600, 950)
-                    val = round(anc, -1)
-                sd.labs.append(LabResult(pid, visit, day_iso(k, day), t, float(val), reported))
+            day = v.day + int(rng.integers(-3, 4))
+            reported = at(day + int(timing.integers(3, 11)))
+            for analyte in sorted(tests, key=ANALYTES.index):
+                val = lab_value(plan, p, analyte, v.name, v.day, hba1c0, rng)
+                sd.labs.append(LabResult(pid, v.lab_label, iso(day), codes[analyte], float(val),
+                                         reported, analyte, f"{k + 1:03d}{vi:02d}"))
     return out

@@ -10,9 +10,8 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-
-from isletflow.demo.profiles import day_iso
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,18 @@ def _edit_clarity(path: Path, edits: dict[int, str], append: list[list[str]]) ->
 
 
 def plant_faults(root: Path, present: set[str], k_of: dict[str, int],
-                 latest: dict[str, str]) -> list[PlantedFault]:
-    """Write the faulty files under ``root`` (only those whose participant is in ``present``).
+                 latest: dict[str, str], infusion_date: Callable[[int], dt.date]
+                 ) -> list[PlantedFault]:
+    """Write the sample trial's faulty files under ``root`` (only those whose participant is
+    in ``present``; ``infusion_date``: of the k-th participant).
 
     ``latest``: the last regular file the trial sent of each kind, as relative paths, keyed
     ``<site>/edc/<form>`` (one-form REDCap exports) and ``<site>/lab`` (lab transfers): the
     faulty re-sends copy them, and the faulty lab rows are appended to the last transfer."""
     faults: list[PlantedFault] = []
+
+    def day_iso(k: int, d: int) -> str:
+        return (infusion_date(k) + dt.timedelta(days=d)).isoformat()
 
     def write(rel: str, data: bytes, rule: str, row: int | None = None) -> None:
         p = root / rel

@@ -1,5 +1,5 @@
 """Central-lab result files as each site's lab writes them (names, units, number format,
-delimiter, encoding)."""
+delimiter, encoding, extra columns)."""
 
 from __future__ import annotations
 
@@ -7,67 +7,52 @@ import csv
 import io
 
 from isletflow.demo.edc_lab import LabResult
+from isletflow.demo.plans import LabStyle
+from isletflow.trial import Trial, normalise_unit
 
 LAB_COLUMNS = ["subject_id", "visit", "collection_date", "test_code", "test_name", "result",
                "unit"]
-
-# How each site's central lab reports (DESIGN.md, "Site exports"): test names, units, number
-# format, delimiter and encoding. Values are planted in NGSP %, pmol/L and cells/mm3 and
-# converted here to what the lab sends.
-LAB_STYLES = {
-    "us": {"sep": ",", "comma": False, "encoding": "utf-8",
-           "HBA1C": ("Hemoglobin A1c", "%"), "CPEP_FAST": ("C-peptide, fasting", "pmol/L"),
-           "CPEP_STIM": ("C-peptide, 90 min mixed-meal stimulated", "pmol/L"),
-           "ANC": ("Absolute neutrophil count", "cells/mm3")},
-    "ca": {"sep": ",", "comma": False, "encoding": "utf-8",
-           "HBA1C": ("Hemoglobin A1c", "%"), "CPEP_FAST": ("C-peptide, fasting", "nmol/L"),
-           "CPEP_STIM": ("C-peptide, 90 min MMTT", "nmol/L"),
-           "ANC": ("Neutrophils, absolute", "10^9/L")},
-    "de": {"sep": ";", "comma": True, "encoding": "latin-1",
-           "HBA1C": ("Hämoglobin A1c (IFCC)", "mmol/mol"),
-           "CPEP_FAST": ("C-Peptid nüchtern", "ng/mL"),
-           "CPEP_STIM": ("C-Peptid stimuliert (90 min)", "ng/mL"),
-           "ANC": ("Neutrophile absolut", "G/l")},
-    "gb": {"sep": ",", "comma": False, "encoding": "utf-8",
-           "HBA1C": ("HbA1c (IFCC)", "mmol/mol"), "CPEP_FAST": ("C-peptide, fasting", "pmol/L"),
-           "CPEP_STIM": ("C-peptide, stimulated", "pmol/L"),
-           "ANC": ("Neutrophil count", "x10^9/L")},
-}
+EXTRA_COLUMNS = ["accession_number", "reference_range", "abnormal_flag"]
 
 
-def lab_value(test: str, value: float, unit: str) -> str:
-    """The planted value (HbA1c NGSP %, C-peptide pmol/L, ANC /mm3) as the lab reports it."""
-    if unit == "mmol/mol":
-        return f"{(value - 2.15) / 0.0915:.0f}"  # IFCC-NGSP master equation, inverted
-    if unit == "nmol/L":
-        return f"{value / 1000:.3f}"
-    if unit == "ng/mL":
-        return f"{value / 331:.2f}"
-    if unit in ("10^9/L", "G/l", "x10^9/L"):
-        return f"{value / 1000:.2f}"
-    return f"{value:.1f}" if test == "HBA1C" else f"{value:.0f}"
+def lab_value(r: LabResult, style: LabStyle, trial: Trial) -> str:
+    """The planted value (HbA1c NGSP %, C-peptide pmol/L, ANC /mm3) as the lab reports it: in
+    the lab's unit, by inverting the trial's conversion of that unit (value = result x factor
+    + offset, so result = (value - offset) / factor), with the lab's decimals."""
+    _, unit, decimals = style.tests[r.analyte]
+    test = next(t for t in trial.lab_tests if t.code == r.test_code)
+    u = next(u for u in test.units if normalise_unit(u.unit) == normalise_unit(unit))
+    return f"{(r.value - u.offset) / u.factor:.{decimals}f}"
 
 
-def result_text(r: LabResult, style: str) -> str:
+def result_text(r: LabResult, style: LabStyle, trial: Trial) -> str:
     """The result cell as the site's lab writes it (decimal comma where the lab uses one)."""
-    st = LAB_STYLES[style]
-    text = lab_value(r.test_code, r.value, st[r.test_code][1])
-    return text.replace(".", ",") if st["comma"] else text
+    text = lab_value(r, style, trial)
+    return text.replace(".", ",") if style.comma else text
 
 
-def lab_file(results: list[LabResult], style: str,
+def _reference(r: LabResult, style: LabStyle, text: str) -> list[str]:
+    """Accession number, reference range (low-high in the sent unit) and flag (L / H)."""
+    _, _, decimals = style.tests[r.analyte]
+    lo, hi = style.reference[r.analyte]
+    value = float(text.replace(",", "."))
+    flag = "L" if value < lo else "H" if value > hi else ""
+    return [r.accession, f"{lo:.{decimals}f}-{hi:.{decimals}f}", flag]
+
+
+def lab_file(results: list[LabResult], style: LabStyle, trial: Trial,
              override: dict[int, float] | None = None) -> bytes:
     """A central-lab CSV of ``results`` in the site lab's style. ``override``: planted values
     to write instead, by position in ``results`` (a result first reported wrongly)."""
-    st = LAB_STYLES[style]
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=st["sep"], lineterminator="\n")
-    w.writerow(LAB_COLUMNS)
+    w = csv.writer(buf, delimiter=style.sep, lineterminator="\n")
+    w.writerow(LAB_COLUMNS + (EXTRA_COLUMNS if style.extra_columns else []))
     for i, r in enumerate(results):
-        name, unit = st[r.test_code]
+        name, unit, _ = style.tests[r.analyte]
         if override and i in override:
             r = LabResult(r.subject_id, r.visit, r.collection_date, r.test_code, override[i],
-                          r.reported)
-        w.writerow([r.subject_id, r.visit, r.collection_date, r.test_code, name,
-                    result_text(r, style), unit])
-    return buf.getvalue().encode(st["encoding"])
+                          r.reported, r.analyte, r.accession)
+        text = result_text(r, style, trial)
+        row = [r.subject_id, r.visit, r.collection_date, r.test_code, name, text, unit]
+        w.writerow(row + (_reference(r, style, text) if style.extra_columns else []))
+    return buf.getvalue().encode(style.encoding)
