@@ -143,12 +143,12 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     its own (``redcap_trial_field_dropped``; readers/redcap.py).
 
     An unchanged file (same sha256) is not parsed again unless ``refresh`` or the reader code
-    has changed since it was staged (:func:`reader_code` in the partition's metadata). A file that cannot
-    be read is not an exception: the returned record carries the error and its rule for
-    quality.issues: isletflow's own message, or for a library's exception its type only
-    (``read_error_message``: polars' text quotes the field it could not parse). Rows the
-    reader could not take (a truncated last row) travel with it; a file all of whose rows
-    were refused is staged with zero rows and those problems (never called header-only).
+    has changed since it was staged (:func:`reader_code` in the partition's metadata). A file
+    that cannot be read is not an exception: the returned record carries the error and its rule
+    for quality.issues: isletflow's own message, or for a library's exception its type only
+    (``read_error_message``: polars' text quotes the field it could not parse). Rows the reader
+    could not take (a truncated last row) travel with it; a file all of whose rows were refused
+    is staged with zero rows and those problems (never called header-only).
     """
     if redcap_fields is None:
         redcap_fields = load_trial().redcap_fields

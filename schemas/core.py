@@ -43,7 +43,8 @@ class Participant(_Lineage):
 class Infusion(_Lineage):
     participant_id: str = pa.Field(description="Trial participant ID (the record's key).")
     infusion_date: pl.Date = pa.Field(description="Day 0: date of the portal-vein infusion.")
-    study_part: str = pa.Field(nullable=True, description="Protocol part, where the trial has parts.")
+    study_part: str = pa.Field(nullable=True,
+                               description="Protocol part, where the trial has parts.")
     dose_fraction: pl.Float64 = pa.Field(description="Fraction of the full dose (one of the "
                                                      "trial's arms).")
     dose_group: str = pa.Field(description="Dose group: the trial's arm id.")

@@ -102,9 +102,10 @@ def lab(rows: list[tuple[str, str, int, str, float]]) -> pl.DataFrame:
 
 
 def test_c_peptide_engraftment_is_detectable_c_peptide_after_infusion():
-    labs = lab([("A", "screening", -20, "c_peptide_fasting", 3.0), ("A", "screening", -20, "c_peptide_stimulated", 5.0),
-                ("A", "day_90", 90, "c_peptide_fasting", 9.0), ("A", "day_90", 90, "c_peptide_stimulated", 10.0),
-                ("B", "day_90", 91, "c_peptide_fasting", 2.0), ("B", "day_90", 91, "c_peptide_stimulated", 9.9)])
+    fast, stim = "c_peptide_fasting", "c_peptide_stimulated"
+    labs = lab([("A", "screening", -20, fast, 3.0), ("A", "screening", -20, stim, 5.0),
+                ("A", "day_90", 90, fast, 9.0), ("A", "day_90", 90, stim, 10.0),
+                ("B", "day_90", 91, fast, 2.0), ("B", "day_90", 91, stim, 9.9)])
     out = c_peptide_by_visit(labs, inf("A", "B"), VISIT_DAYS, lloq_pmol_l=10.0)
     got = {(r["participant_id"], r["visit"]): (r["detectable"], r["engrafted"])
            for r in out.iter_rows(named=True)}
@@ -164,7 +165,8 @@ def test_neutropenia_worst_grade_after_infusion_and_reported_seriousness():
                 ("B", "day_56", 56, "anc", 2500.0)])
     ae = ae_frame([("A", "Neutropenia", "Blood and lymphatic system disorders", True, 3,
                     "recovered")])
-    out = {r["participant_id"]: r for r in neutropenia(labs, ae, inf("A", "B"), 2000.0).iter_rows(named=True)}
+    out = {r["participant_id"]: r
+           for r in neutropenia(labs, ae, inf("A", "B"), 2000.0).iter_rows(named=True)}
     assert (out["A"]["worst_grade"], out["A"]["nadir_day"], out["A"]["serious_neutropenia"]) == (3, 56, True)
     assert (out["B"]["worst_grade"], out["B"]["serious_neutropenia"]) == (0, False)
 

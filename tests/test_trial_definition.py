@@ -54,7 +54,7 @@ def test_five_planted_mistakes_are_all_listed_with_their_paths(tmp_path):
     bad = planted(tmp_path, [
         ('timezone = "Europe/Berlin"', 'timezone = "Europe/Berlinn"'),          # sites[2]
         ("window = [49, 63]", "window = [30, 63]"),                            # overlaps day_28
-        ('form = "disposition"', 'form = "dispo"'),                            # not in the dictionary
+        ('form = "disposition"', 'form = "dispo"'),                            # no such form
         ("days = [338, 365]", "days = [338, 400]"),                            # past the schedule
         ('phase = "1/2"', 'phase = "1/2"\nsponsor = "x"'),                     # unknown key
     ])

@@ -29,7 +29,8 @@ def c_peptide_by_visit(lab_results: pl.DataFrame, infusions: pl.DataFrame,
         stimulated_pmol_l=pl.col("value").filter(pl.col("analyte") == "c_peptide_stimulated")
         .first(),
     )
-    detectable = (pl.col("fasting_pmol_l") >= lloq_pmol_l) | (pl.col("stimulated_pmol_l") >= lloq_pmol_l)
+    detectable = ((pl.col("fasting_pmol_l") >= lloq_pmol_l)
+                  | (pl.col("stimulated_pmol_l") >= lloq_pmol_l))
     return wide.with_columns(
         nominal_day=pl.col("visit").replace_strict(dict(visit_days), default=None,
                                                    return_dtype=pl.Int32),

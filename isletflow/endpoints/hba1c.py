@@ -15,9 +15,10 @@ def hba1c_by_visit(lab_results: pl.DataFrame, infusions: pl.DataFrame,
 
     Definitions: HbA1c in NGSP % (analyte ``hba1c``: the trial's lab codes converted to %).
     Baseline = the last HbA1c collected on or before the infusion day (ICH E9 convention of
-    the last pre-treatment value). ``change_from_baseline_pp`` = value - baseline, in percentage points (negative =
-    improvement). ``nominal_day`` is the scheduled day of the visit label (protocol schedule,
-    ``visit_days``), used to decide which time points fall in an endpoint's day range.
+    the last pre-treatment value). ``change_from_baseline_pp`` = value - baseline, in percentage
+    points (negative = improvement). ``nominal_day`` is the scheduled day of the visit label
+    (protocol schedule, ``visit_days``), used to decide which time points fall in an endpoint's
+    day range.
     """
     h = with_study_day(
         lab_results.filter((pl.col("analyte") == "hba1c") & (pl.col("unit") == "%")),

@@ -36,8 +36,8 @@ def igls_outcome(hba1c: pl.DataFrame, she_events: pl.DataFrame, diary: pl.DataFr
     ending on ``p.day`` against the days ``insulin_baseline`` (the insulin-independence
     baseline), in U/kg/day
     (weight at enrolment); C-peptide = the higher of fasting and stimulated at the visit of
-    ``p.day`` against the last value on or before the infusion day. Classification goes from the top: a
-    participant who meets every cell of a row gets it; C-peptide not above baseline is
+    ``p.day`` against the last value on or before the infusion day. Classification goes from the
+    top: a participant who meets every cell of a row gets it; C-peptide not above baseline is
     failure; anything else that still has fewer severe events than at baseline is marginal.
     Missing inputs give a null status with the reason.
     """

@@ -19,9 +19,9 @@ def insulin_independence(diary: pl.DataFrame, infusions: pl.DataFrame,
     interval records a total daily dose (basal + bolus) of 0 U, and at least one diary day was
     reported (no diary = not evaluable, reported as null). Mean daily dose = mean of the
     reported diary days (missing days are not imputed). Baseline = mean over the
-    ``baseline`` days (``endpoints.insulin_independence.baseline_days``). Dose change % = (mean over the interval -
-    baseline) / baseline x 100, the same in U/day and
-    U/kg/day (weight at enrolment), both reported.
+    ``baseline`` days (``endpoints.insulin_independence.baseline_days``). Dose change % = (mean
+    over the interval - baseline) / baseline x 100, the same in U/day and U/kg/day (weight at
+    enrolment), both reported.
     """
     d = with_study_day(diary, infusions, "diary_date")
     base = d.filter(pl.col("study_day").is_between(*baseline)).group_by("participant_id").agg(

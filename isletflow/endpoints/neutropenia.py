@@ -18,10 +18,11 @@ def ctcae_neutropenia_grade(anc: pl.Expr, lln: float) -> pl.Expr:
 def neutropenia(lab_results: pl.DataFrame, adverse_events: pl.DataFrame,
                 infusions: pl.DataFrame, lln: float) -> pl.DataFrame:
     """Per participant: worst CTCAE v5 neutropenia grade from the central-lab ANC after
-    infusion (from the infusion day on; ``lln``: the central lab's lower limit of normal), the day and ANC of the nadir, and whether a serious adverse event of
-    neutropenia (preferred term containing "neutropenia" or "neutrophil count decreased")
-    was reported. ``serious_neutropenia`` is the reported seriousness (the safety headline
-    counts serious AEs); ``worst_grade >= 3`` is the laboratory view.
+    infusion (from the infusion day on; ``lln``: the central lab's lower limit of normal), the
+    day and ANC of the nadir, and whether a serious adverse event of neutropenia (preferred term
+    containing "neutropenia" or "neutrophil count decreased") was reported.
+    ``serious_neutropenia`` is the reported seriousness (the safety headline counts serious
+    AEs); ``worst_grade >= 3`` is the laboratory view.
     """
     anc = with_study_day(lab_results.filter(pl.col("analyte") == "anc"), infusions,
                          "collection_date").filter(pl.col("study_day") >= infusion_day(infusions))
