@@ -40,7 +40,7 @@ from isletflow.endpoints.primary_endpoint import primary_endpoint
 from isletflow.endpoints.she_free import she_free
 from isletflow.broken_files import set_aside_broken_files
 from isletflow.gx_docs import build_data_docs
-from isletflow.landing import LandingFile, LandingProblem
+from isletflow.landing import LandingFile, LandingProblem, sha256_of
 from isletflow.runs import unpublished_runs
 from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_issues,
                                pandera_issues)
@@ -87,22 +87,32 @@ def build_path_for(warehouse: Path, run_id: str) -> Path:
     return warehouse.with_name(f".{warehouse.name}.building-{run_id}")
 
 
-def trial_manifest_row(trial: Trial, run_id: str) -> dict:
-    """The trial definition file as a row of audit.files (kind 'trial', no site): registered
-    like a landing file, so the tables built from it carry its file_id as lineage."""
+def trial_manifest_rows(trial: Trial, run_id: str) -> list[dict]:
+    """The trial definition file (kind 'trial') and the REDCap data dictionary it names (kind
+    'trial_dictionary', whose EDC suites the run checks with) as rows of audit.files, no
+    site: registered like landing files, so what is built from them carries their file_id
+    as lineage and a run or cut says which definition it used."""
     path = trial.source
     if path is None or trial.sha256 is None:
         raise ValueError("the trial was not loaded from a file (isletflow.trial.load_trial)")
+    rows = [_definition_row(path, trial.sha256, "trial", "trial_definition", run_id)]
+    dictionary = dictionary_path(trial)
+    if dictionary is not None:
+        rows.append(_definition_row(dictionary, sha256_of(dictionary), "trial_dictionary",
+                                    "redcap_dictionary", run_id))
+    return rows
+
+
+def _definition_row(path: Path, sha256: str, kind: str, fmt: str, run_id: str) -> dict:
     try:
         shown = str(path.relative_to(PROJECT_ROOT))
     except ValueError:
         shown = str(path)
     st = path.stat()
-    return {"file_id": trial.sha256[:16], "sha256": trial.sha256, "site_id": None,
-            "kind": "trial", "rel_path": shown, "participant_id": None,
-            "size_bytes": st.st_size,
+    return {"file_id": sha256[:16], "sha256": sha256, "site_id": None, "kind": kind,
+            "rel_path": shown, "participant_id": None, "size_bytes": st.st_size,
             "received_at": dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None),
-            "export_format": "trial_definition", "run_id": run_id}
+            "export_format": fmt, "run_id": run_id}
 
 
 def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
@@ -125,13 +135,15 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             con.register("_journal", pl.DataFrame(unpublished, schema=RUN_SCHEMA).to_arrow())
             run_sql(con, "audit/unpublished_runs.sql")
             con.unregister("_journal")
-        trial_file = trial_manifest_row(cfg.trial, run.run_id)
+        definition = trial_manifest_rows(cfg.trial, run.run_id)
+        landed = {f.file_id for f in files}  # the same bytes landed too (a site sent the
+        # project's dictionary): registered once, by content
         manifest = pl.DataFrame(
             [{"file_id": f.file_id, "sha256": f.sha256, "site_id": f.site_id, "kind": f.kind,
               "rel_path": f.rel_path, "participant_id": f.participant_id,
               "size_bytes": f.size_bytes, "received_at": f.received_at,
               "export_format": by_id[f.file_id].export_format, "run_id": run.run_id}
-             for f in files] + [trial_file],
+             for f in files] + [r for r in definition if r["file_id"] not in landed],
             schema={"file_id": pl.String, "sha256": pl.String, "site_id": pl.String,
                     "kind": pl.String, "rel_path": pl.String, "participant_id": pl.String,
                     "size_bytes": pl.Int64, "received_at": pl.Datetime("us"),
@@ -141,7 +153,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         run_sql(con, "audit/register_files.sql")
         con.unregister("manifest")
         run_sql(con, "raw/tables.sql")
-        load_trial_rows(con, cfg.trial, trial_file["file_id"])
+        load_trial_rows(con, cfg.trial, definition[0]["file_id"])
         for fmt in ("dexcom_clarity", "libreview", "redcap", "redcap_dictionary",
                     "central_lab"):
             parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
@@ -248,10 +260,17 @@ def edc_dictionary_issues(con, trial: Trial) -> pl.DataFrame:
     path = dictionary_path(trial)
     if path is None:
         return empty_issues()
-    issues = edc_issues(con.table("raw.redcap").pl(), RedcapDictionary.from_file(path),
-                        forms=list(trial.redcap_fields))
+    dic = RedcapDictionary.from_file(path)
+    issues = edc_issues(con.table("raw.redcap").pl(), dic, forms=list(trial.redcap_fields))
+    table_of_form = {fm.form: table for table, fm in trial.redcap.forms.items()}
+    table_of_column = {c: table_of_form.get(spec.form) if spec else None
+                       for c in issues["column_name"].unique().drop_nulls()
+                       for spec in [dic.field_of_column(c) or dic.fields.get(c)]}
     older = con.sql(sql_text("quality/older_redcap_rows.sql")).pl()
-    return issues.join(older, on=["source_file_id", "source_row"], how="anti")
+    return (issues.with_columns(core_table=pl.col("column_name").replace_strict(
+                table_of_column, default=None, return_dtype=pl.String))
+            .join(older, on=["core_table", "source_file_id", "source_row"], how="anti")
+            .drop("core_table"))
 
 
 # Core tables whose record identity has its own SQL (sql/resolve/): CGM readings are millions

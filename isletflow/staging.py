@@ -39,14 +39,26 @@ class StagedFile:
 
 
 def staged_path(stage_dir: Path, fmt: str, sha256: str,
-                dictionary: LandingFile | None = None) -> Path:
-    """``stage/<format>/<sha256>.parquet``; a REDCap export read with its site's data
-    dictionary is ``<sha256>.dict-<dictionary sha256>.parquet``: its rows depend on both
-    files, so a new dictionary stages the export again (and the old partition stays valid
-    for a run that uses the old dictionary, e.g. an as-of cut)."""
-    if fmt == "redcap" and dictionary is not None:
-        return stage_dir / fmt / f"{sha256}.dict-{dictionary.sha256}.parquet"
-    return stage_dir / fmt / f"{sha256}.parquet"
+                dictionary: LandingFile | None = None,
+                redcap_fields: RedcapFields | None = None) -> Path:
+    """``stage/<format>/<sha256>.parquet``; a REDCap export's rows depend on the fields the
+    trial keeps (``redcap_fields``, default the sample trial's) and on the site's data
+    dictionary it is read with: ``<sha256>.fields-<digest>[.dict-<dictionary sha256>].parquet``,
+    so a new dictionary or another trial's field list stages the export again, and two trials
+    sharing a stage folder never read each other's partition (the old one stays valid for a
+    run that uses it, e.g. an as-of cut)."""
+    if fmt != "redcap":
+        return stage_dir / fmt / f"{sha256}.parquet"
+    name = f"{sha256}.fields-{_fields_digest(redcap_fields)}"
+    if dictionary is not None:
+        name += f".dict-{dictionary.sha256}"
+    return stage_dir / fmt / f"{name}.parquet"
+
+
+def _fields_digest(redcap_fields: RedcapFields | None) -> str:
+    fields = redcap_fields if redcap_fields is not None else load_trial().redcap_fields
+    text = repr(sorted((k, tuple(v)) for k, v in fields.items())).encode()
+    return hashlib.sha256(text).hexdigest()[:8]
 
 
 def is_staged(stage_dir: Path, sha256: str, dictionary: LandingFile | None = None,
@@ -57,7 +69,7 @@ def is_staged(stage_dir: Path, sha256: str, dictionary: LandingFile | None = Non
     fields = redcap_fields if redcap_fields is not None else load_trial().redcap_fields
     return any(p.exists() and pl.read_parquet_metadata(p).get("reader_code")
                == reader_code(fmt, fields)
-               for fmt, p in ((fmt, staged_path(stage_dir, fmt, sha256, dictionary))
+               for fmt, p in ((fmt, staged_path(stage_dir, fmt, sha256, dictionary, fields))
                               for fmt in FORMATS))
 
 
@@ -107,8 +119,7 @@ def reader_code(fmt: str | None, redcap_fields: RedcapFields) -> str:
     export also the fields the trial keeps (a field the trial now reads re-stages it)."""
     if fmt != "redcap":
         return READER_CODE
-    fields = repr(sorted((k, tuple(v)) for k, v in redcap_fields.items())).encode()
-    return f"{READER_CODE}-{hashlib.sha256(fields).hexdigest()[:8]}"
+    return f"{READER_CODE}-{_fields_digest(redcap_fields)}"
 
 
 # Every rule of a file that staging cannot read (``StagedFile.error_rule``): such a file is not
@@ -154,7 +165,7 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
         redcap_fields = load_trial().redcap_fields
     if not refresh:
         for fmt in FORMATS:
-            p = staged_path(stage_dir, fmt, f.sha256, dictionary)
+            p = staged_path(stage_dir, fmt, f.sha256, dictionary, redcap_fields)
             if p.exists():
                 meta = pl.read_parquet_metadata(p)
                 if meta.get("reader_code") != reader_code(fmt, redcap_fields):
@@ -185,7 +196,7 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     if fmt == "redcap":
         df = df.with_columns(dictionary_file_id=pl.lit(dictionary.file_id if dictionary
                                                        else None, pl.String))
-    p = staged_path(stage_dir, fmt, f.sha256, dictionary)
+    p = staged_path(stage_dir, fmt, f.sha256, dictionary, redcap_fields)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".parquet.tmp")
     problems_json = json.dumps([pr.__dict__ for pr in problems])

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag,
+                      TypeAdapter, ValidationError, field_validator, model_validator)
 
 # The analytes the endpoints read, each in the one unit every conversion ends in. A trial maps
 # its lab vendor's test codes onto these (``[[lab_tests]]``).
@@ -68,7 +68,18 @@ CHOICE_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
 DEFAULT_TRIAL = Path(__file__).resolve().parent.parent / "trials" / "islet-101.toml"
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
-DayRange = tuple[int, int]
+
+
+def _ordered(v: tuple[int, int]) -> tuple[int, int]:
+    if v[0] > v[1]:
+        raise ValueError(f"first day {v[0]} is after last day {v[1]}")
+    return v
+
+
+# First and last study day (or value), both inclusive, first <= last.
+DayRange = Annotated[tuple[int, int], AfterValidator(_ordered)]
+# A REDCap choice code as exported: no surrounding spaces (the export has none).
+Code = Annotated[str, Field(min_length=1, pattern=r"^\S(.*\S)?$")]
 
 
 class _Strict(BaseModel):
@@ -88,10 +99,13 @@ class Study(_Strict):
     @field_validator("participant_id_pattern")
     @classmethod
     def _regex(cls, v: str) -> str:
+        # checked as polars (Rust regex) uses it in the contracts: no look-around, no
+        # backreferences
         try:
-            re.compile(v)
-        except re.error as err:
-            raise ValueError(f"not a regular expression ({err})") from None
+            pl.Series([""]).str.contains(v)
+        except pl.exceptions.PolarsError:
+            raise ValueError(f"not a regular expression polars can use: {v!r} (no "
+                             "look-around or backreferences)") from None
         return v
 
 
@@ -144,13 +158,6 @@ class CgmWindow(_Strict):
     name: Name
     days: DayRange                 # first and last study day, both inclusive
 
-    @field_validator("days")
-    @classmethod
-    def _order(cls, v: DayRange) -> DayRange:
-        if v[0] > v[1]:
-            raise ValueError(f"first day {v[0]} is after last day {v[1]}")
-        return v
-
 
 class FieldMap(_Strict):
     """Where a core column comes from: ``field`` (a REDCap field) or ``checkbox`` (a checkbox
@@ -159,8 +166,8 @@ class FieldMap(_Strict):
 
     field: Name | None = None
     checkbox: Name | None = None
-    choices: dict[str, str] | None = None
-    true_codes: list[str] | None = None
+    choices: dict[Code, str] | None = None
+    true_codes: list[Code] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldMap:
@@ -177,9 +184,16 @@ class FieldMap(_Strict):
         return self.field or self.checkbox or ""
 
 
+# A core column's source: a field name, or a table (FieldMap); told apart by its shape, so a
+# mistake is reported once, against the form the file used.
+FieldRef = Annotated[
+    Annotated[Name, Tag("name")] | Annotated[FieldMap, Tag("map")],
+    Discriminator(lambda v: "map" if isinstance(v, (dict, FieldMap)) else "name")]
+
+
 class FormMap(_Strict):
     form: Name
-    fields: dict[str, Name | FieldMap]
+    fields: dict[str, FieldRef]
 
     def field_map(self, column: str) -> FieldMap:
         f = self.fields[column]
@@ -265,6 +279,13 @@ class InsulinIndependence(_Strict):
 class Igls(_Strict):
     day: int
     hba1c_from_day: int
+
+    @model_validator(mode="after")
+    def _from_before_day(self) -> Igls:
+        if self.hba1c_from_day > self.day:
+            raise ValueError(f"hba1c_from_day {self.hba1c_from_day} is after day {self.day}")
+        return self
+
     she_baseline_days: DayRange
     insulin_days: Annotated[int, Field(ge=1)]
     hba1c_optimal_max_pct: float
@@ -284,7 +305,8 @@ class Endpoints(_Strict):
 class Safety(_Strict):
     anc_lln_per_mm3: Annotated[float, Field(gt=0)]
     c_peptide_lloq_pmol_l: Annotated[float, Field(gt=0)]
-    prohibited_medications: Annotated[list[str], Field(min_length=1)]
+    prohibited_medications: Annotated[list[Annotated[str, Field(pattern=r"^\S(.*\S)?$")]],
+                                      Field(min_length=1)]
     prohibited_reason: str
 
 
@@ -345,14 +367,6 @@ class Trial(_Strict):
             _unique((normalise_unit(u.unit) for u in t.units), f"{t.code} unit")
         return v
 
-    @model_validator(mode="after")
-    def _study_day_convention(self) -> Trial:
-        if self.study.study_day_convention == "day1":
-            zero = [v.name for v in self.visits if v.day == 0 or 0 in v.window]
-            if zero:
-                raise ValueError(f"study day 0 does not exist in the day1 convention "
-                                 f"(visits {zero})")
-        return self
 
     # ---- views the pipeline reads -------------------------------------------------------
     @property
@@ -395,7 +409,11 @@ class Trial(_Strict):
 
     def tables(self, file_id: str) -> dict[str, pl.DataFrame]:
         """The definition as rows of ``raw.trial_*`` tables (sql/raw/tables.sql), each row
-        with ``file_id`` = the trial file's id in ``audit.files`` (lineage)."""
+        with ``file_id`` = the trial file's id in ``audit.files`` (lineage). A checkbox's true
+        codes are stored as REDCap writes them in the export's column names
+        (``<field>___<suffix>``, readers.redcap_dictionary.checkbox_suffix)."""
+        from isletflow.readers.redcap_dictionary import checkbox_suffix
+
         sites = pl.DataFrame([{"site_id": s.id, "city": s.city, "country": s.country,
                                "region": s.region, "timezone": s.timezone,
                                "redcap_dag": s.redcap_dag} for s in self.sites],
@@ -425,7 +443,7 @@ class Trial(_Strict):
                                   "label": label})
                 for code in m.true_codes or ():
                     codes.append({"core_table": table, "column_name": col,
-                                  "code": code.lower() if m.checkbox else code,
+                                  "code": checkbox_suffix(code) if m.checkbox else code,
                                   "label": "true"})
         units = pl.DataFrame([{"test_code": t.code, "analyte": t.analyte, "unit": u.unit,
                                "unit_key": normalise_unit(u.unit), "factor": u.factor,
@@ -500,7 +518,7 @@ def _messages(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
         loc = _loc(tuple(p for p in e["loc"] if not (isinstance(p, str) and (
-            p.startswith("function-") or p in ("str", "FieldMap")))))
+            p.startswith("function-") or p in ("str", "FieldMap", "name", "map")))))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -549,14 +567,46 @@ def _cross_errors(data: dict, base: Path) -> list[str]:
                 "primary.hba1c_days": endpoints.primary.hba1c_days,
                 "insulin_independence.days": endpoints.insulin_independence.days}
         for name, (lo, hi) in days.items():
-            if lo > hi:
-                out.append(f"endpoints.{name}: first day {lo} is after last day {hi}")
-            elif hi > last:
+            if hi > last:
                 out.append(f"endpoints.{name}: day {hi} is after the schedule's last day {last}")
+        lo, hi = endpoints.primary.hba1c_days
+        if not any(lo <= v.day <= hi for v in visits):
+            out.append(f"endpoints.primary.hba1c_days: no visit's nominal day is in "
+                       f"[{lo}, {hi}] (the HbA1c time points)")
         if endpoints.igls.day not in {v.day for v in visits}:
             out.append(f"endpoints.igls.day: {endpoints.igls.day} is not a visit's nominal day")
+    study = part("study", Study)
+    if study and study.study_day_convention == "day1":
+        out += _day_zero_errors(visits, windows, endpoints)
     if redcap and redcap.dictionary:
         out += _dictionary_errors(redcap, base)
+    return out
+
+
+def _day_zero_errors(visits: list[Visit] | None, windows: list[CgmWindow] | None,
+                     endpoints: Endpoints | None) -> list[str]:
+    """In the day1 convention there is no study day 0 (the infusion day is day 1): a day, a
+    window or a range that is or spans day 0 is a mistake (a window spanning it would count a
+    day that does not exist, e.g. in the readings a CGM window expects)."""
+    out = []
+    spans = lambda r: r[0] <= 0 <= r[1]  # noqa: E731
+    for i, v in enumerate(visits or []):
+        if v.day == 0 or spans(v.window):
+            out.append(f"visits[{i}]: study day 0 does not exist in the day1 convention "
+                       f"(day {v.day}, window {list(v.window)})")
+    for i, w in enumerate(windows or []):
+        if spans(w.days):
+            out.append(f"cgm_windows[{i}].days: {list(w.days)} spans study day 0, which does "
+                       "not exist in the day1 convention")
+    if endpoints:
+        ranges = {"primary.she_days": endpoints.primary.she_days,
+                  "primary.hba1c_days": endpoints.primary.hba1c_days,
+                  "insulin_independence.days": endpoints.insulin_independence.days,
+                  "insulin_independence.baseline_days":
+                      endpoints.insulin_independence.baseline_days,
+                  "igls.she_baseline_days": endpoints.igls.she_baseline_days}
+        out += [f"endpoints.{n}: {list(r)} spans study day 0, which does not exist in the "
+                "day1 convention" for n, r in ranges.items() if spans(r)]
     return out
 
 
@@ -591,6 +641,9 @@ def _dictionary_errors(redcap: Redcap, base: Path) -> list[str]:
             if m.checkbox and spec.field_type != "checkbox":
                 out.append(f"{where}.fields.{col}: {m.name!r} is a {spec.field_type} field, "
                            f"not a checkbox")
+            if m.field and spec.field_type == "checkbox":
+                out.append(f"{where}.fields.{col}: {m.name!r} is a checkbox field (exported "
+                           f"as {m.name}___<code> columns): use checkbox = {m.name!r}")
             codes = list(m.choices or ()) + list(m.true_codes or ())
             if codes and spec.choices:
                 known = {checkbox_suffix(c) for c in spec.choices} if m.checkbox \

@@ -38,3 +38,28 @@ def test_dictionary_checks_land_in_the_site_listing(tmp_path: Path):
         (6, "redcap_required_missing", "age", None, "warning"),
     ]
     assert listed == 4
+
+
+def test_a_dose_between_arms_keeps_the_lower_arm_and_asks_the_site(tmp_path: Path):
+    # arms of the sample trial: half 0.5, full 1.0 (trials/islet-101.toml)
+    edc = tmp_path / "landing" / "US01" / "edc"
+    edc.mkdir(parents=True)
+    (edc / "enrolment.csv").write_text(HEADER + "".join(
+        f"US01-00{i},screening_arm_1,2024-02-0{i},40,1,70.0,10,2\n" for i in range(1, 6)))
+    (edc / "infusion.csv").write_text(
+        "record_id,redcap_event_name,infusion_date,study_part,dose_fraction,infusion_complete\n"
+        "US01-001,day_0_arm_1,2024-03-04,C,1.0,2\n"     # line 2: full
+        "US01-002,day_0_arm_1,2024-03-05,C,0.7,2\n"     # line 3: between: half, asked
+        "US01-003,day_0_arm_1,2024-03-06,A,0.3,2\n"     # line 4: below half: half, asked
+        "US01-004,day_0_arm_1,2024-03-07,C,1.2,2\n"     # line 5: above every arm: set aside
+        "US01-005,day_0_arm_1,2024-03-08,C,0,2\n")      # line 6: no dose: set aside
+    build, moved = build_night(tmp_path / "landing", tmp_path)
+    with duckdb.connect(str(build), read_only=True) as con:
+        kept = con.sql("SELECT participant_id, dose_fraction, dose_group FROM core.infusions "
+                       "ORDER BY 1").fetchall()
+        asked = con.sql("SELECT source_row, severity FROM quality.issues "
+                        "WHERE rule = 'dose_not_an_arm' ORDER BY 1").fetchall()
+    assert kept == [("US01-001", 1.0, "full"), ("US01-002", 0.7, "half"),
+                    ("US01-003", 0.3, "half")]
+    assert asked == [(3, "warning"), (4, "warning")]
+    assert moved["infusions"] == 2

@@ -208,6 +208,21 @@ def test_glucocorticoids_after_infusion_are_deviations_others_are_not():
         ("B", "Prednisolone", False)]
 
 
+
+def test_prohibited_names_are_matched_literally_as_whole_names():
+    # a name with brackets or regex characters is text, not a pattern; "prednisone" is not
+    # "prednisolone" nor part of a longer word
+    cm = pl.DataFrame({"participant_id": ["A"] * 5,
+                       "medication": ["Hydrocortisone (oral) 10 mg", "Hydrocortisone cream",
+                                      "[test] drug", "Prednisolone", "xprednisone"],
+                       "indication": [None] * 5, "start_date": [day(10)] * 5,
+                       "stop_date": [None] * 5, "source_file_id": ["f"] * 5,
+                       "source_row": [2, 3, 4, 5, 6]},
+                      schema_overrides={"indication": pl.String, "stop_date": pl.Date})
+    out = prohibited_medications(cm, inf("A"), ["hydrocortisone (oral)", "[test]", "prednisone"])
+    assert sorted(out["medication"]) == ["Hydrocortisone (oral) 10 mg", "[test] drug"]
+
+
 def test_disposition_by_site_region_and_total():
     parts = pl.DataFrame({"participant_id": ["A", "B", "C"], "site_id": ["US01", "US01", "DE01"]})
     infs = pl.DataFrame({"participant_id": ["A", "B", "C"], "infusion_date": [DAY0] * 3,

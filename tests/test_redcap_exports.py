@@ -376,7 +376,11 @@ def test_staging_names_the_partition_after_the_export_and_its_dictionary(tmp_pat
     s1 = stage_export(export, stage, dictionary=d1)
     s2 = stage_export(export, stage, dictionary=d2)
     assert s0.parquet == staged_path(stage, "redcap", export.sha256)
-    assert s1.parquet.name == f"{export.sha256}.dict-{d1.sha256}.parquet"
+    assert s1.parquet.name.startswith(f"{export.sha256}.fields-")
+    assert s1.parquet.name.endswith(f".dict-{d1.sha256}.parquet")
+    # another trial's field list (another digest) never reads this trial's partition
+    other = staged_path(stage, "redcap", export.sha256, d1, {"enrolment": ("age",)})
+    assert other != s1.parquet and other.name.endswith(f".dict-{d1.sha256}.parquet")
     assert len({s0.parquet, s1.parquet, s2.parquet}) == 3 and not s2.cached
     assert stage_export(export, stage, dictionary=d2).cached
     p2 = pl.read_parquet(s2.parquet)

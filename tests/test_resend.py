@@ -117,7 +117,7 @@ def nights(tmp_path_factory, prefect_server):
     before = {"endpoints": table_digests(wh), "core": core_state(wh)}
     with duckdb.connect(str(wh), read_only=True) as con:
         registered = {r[0] for r in con.sql("SELECT rel_path FROM audit.files "
-                                            "WHERE kind <> 'trial'").fetchall()}
+                                            "WHERE site_id IS NOT NULL").fetchall()}
         lab = con.sql("SELECT participant_id, visit, collection_date::VARCHAR, test_code, "
                       "value_original, record_status FROM core.lab_results").fetchall()
     copies = {resend(p): p for p in sorted(landing.rglob("*")) if p.is_file()}

@@ -133,6 +133,11 @@ def test_sites_and_schedule_point_to_the_registered_trial_file(tmp_path):
         files = con.sql("SELECT file_id, sha256, kind, rel_path, site_id FROM audit.files "
                         "WHERE kind = 'trial'").fetchall()
         assert files == [(sha[:16], sha, "trial", "trials/islet-101.toml", None)]
+        dic = TRIALS / "islet-101.redcap-dictionary.csv"
+        dsha = hashlib.sha256(dic.read_bytes()).hexdigest()
+        assert con.sql("SELECT file_id, rel_path FROM audit.files WHERE kind = "
+                       "'trial_dictionary'").fetchall() == [
+            (dsha[:16], "trials/islet-101.redcap-dictionary.csv")]
         lineage = con.sql("SELECT DISTINCT source_file_id FROM core.sites UNION "
                           "SELECT DISTINCT source_file_id FROM core.visit_schedule").fetchall()
         assert lineage == [(sha[:16],)]
@@ -141,3 +146,71 @@ def test_sites_and_schedule_point_to_the_registered_trial_file(tmp_path):
         assert con.sql("SELECT visit, nominal_day, window_low, window_high FROM "
                        "core.visit_schedule WHERE visit = 'day_90'").fetchall() == [
             ("day_90", 90, 76, 104)]
+
+
+SECOND = TRIALS / "islet-301.toml"
+
+
+def planted_301(tmp_path: Path, edits: list[tuple[str, str]],
+                dictionary_edits: list[tuple[str, str]] = ()) -> Path:
+    """A copy of the second trial (and its dictionary) with ``edits`` applied."""
+    text, dic = SECOND.read_text(), (TRIALS / "islet-301.redcap-dictionary.csv").read_text()
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    for old, new in dictionary_edits:
+        assert dic.count(old) == 1, old
+        dic = dic.replace(old, new)
+    (tmp_path / "islet-301.redcap-dictionary.csv").write_text(dic)
+    out = tmp_path / "t.toml"
+    out.write_text(text)
+    return out
+
+
+def test_a_checkbox_code_is_matched_as_redcap_names_its_column(tmp_path):
+    # REDCap writes box "2.1" as column hy_help___2_1 and "-3" as hy_help____3
+    t = planted_301(tmp_path, [('true_codes = ["2", "3", "4"]', 'true_codes = ["2.1", "-3"]')],
+                    [("2, Family member or friend | 3, Paramedic",
+                      "2.1, Family member or friend | -3, Paramedic")])
+    assert check_trial(t) == []
+    codes = load_trial(t).tables("f")["trial_redcap_codes"]
+    assert sorted(codes.filter(codes["column_name"] == "third_party_assistance")["code"]) == [
+        "2_1", "_3"]
+
+
+def test_a_checkbox_named_as_a_field_and_codes_with_spaces_are_mistakes(tmp_path):
+    t = planted_301(tmp_path, [('{ checkbox = "hy_help", true_codes = ["2", "3", "4"] }',
+                                '{ field = "hy_help", true_codes = ["2", "3", "4"] }')])
+    assert check_trial(t) == [
+        "redcap.forms.she_events.fields.third_party_assistance: 'hy_help' is a checkbox field "
+        "(exported as hy_help___<code> columns): use checkbox = 'hy_help'"]
+    t = planted(tmp_path, [('true_codes = ["1"] }\nfields.glucose_mg_dl',
+                            'true_codes = [" 1"] }\nfields.glucose_mg_dl')])
+    assert [e.split(":")[0] for e in check_trial(t)] == [
+        "redcap.forms.she_events.fields.third_party_assistance.true_codes[0]"]
+
+
+def test_ranges_in_order_and_a_day1_trial_has_no_day_zero(tmp_path):
+    t = planted(tmp_path, [
+        ("baseline_days = [-28, -1]", "baseline_days = [-1, -28]"),
+        ("hba1c_from_day = 270", "hba1c_from_day = 400"),
+        ("participant_id_pattern = '^[A-Z]{2}\\d{2}-\\d{3}$'",
+         "participant_id_pattern = '^(?!XX)[A-Z]{2}\\d{2}-\\d{3}$'"),
+    ])
+    errors = check_trial(t)
+    assert "endpoints.insulin_independence.baseline_days: first day -1 is after last day -28" \
+        in errors
+    assert "endpoints.igls: hba1c_from_day 400 is after day 365" in errors
+    assert any(e.startswith("study.participant_id_pattern: not a regular expression polars")
+               for e in errors)
+    day1 = planted(tmp_path, [('study_day_convention = "day0"', 'study_day_convention = "day1"')])
+    assert check_trial(day1) == [
+        "visits[1]: study day 0 does not exist in the day1 convention (day 0, window [0, 0])"]
+    day1 = planted(tmp_path, [
+        ('study_day_convention = "day0"', 'study_day_convention = "day1"'),
+        ('name = "infusion"\nday = 0\nwindow = [0, 0]',
+         'name = "infusion"\nday = 1\nwindow = [1, 1]'),
+        ("name = \"baseline\"\ndays = [-28, -1]", "name = \"baseline\"\ndays = [-7, 7]")])
+    assert check_trial(day1) == [
+        "cgm_windows[0].days: [-7, 7] spans study day 0, which does not exist in the day1 "
+        "convention"]

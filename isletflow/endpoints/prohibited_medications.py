@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import polars as pl
@@ -18,7 +19,9 @@ def prohibited_medications(conmeds: pl.DataFrame, infusions: pl.DataFrame,
     immunosuppression being glucocorticoid-free) started on or after the infusion day: each is
     a protocol deviation (ICH E3 section 10.2). Pre-infusion use is listed with ``deviation``
     false."""
-    pattern = r"(?i)\b(" + "|".join(names) + r")\b"
+    # each name as a whole: not part of a longer word on either side (a name may itself end
+    # in a non-word character, e.g. "hydrocortisone (oral)", where \b would not match)
+    pattern = r"(?i)(?:^|\W)(?:" + "|".join(re.escape(n) for n in names) + r")(?:$|\W)"
     gc = with_study_day(conmeds.filter(pl.col("medication").str.contains(pattern)), infusions,
                         "start_date")
     return gc.select("participant_id", "medication", "indication", "start_date", "stop_date",

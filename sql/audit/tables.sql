@@ -2,8 +2,8 @@
 CREATE TABLE IF NOT EXISTS audit.files (
     file_id        VARCHAR PRIMARY KEY,   -- first 16 hex digits of the file's sha256
     sha256         VARCHAR NOT NULL,
-    site_id        VARCHAR,               -- null: the trial definition file (kind trial)
-    kind           VARCHAR NOT NULL,      -- cgm | edc | lab (landing sub-folder) | trial
+    site_id        VARCHAR,               -- null: the trial definition (kind trial, trial_dictionary)
+    kind           VARCHAR NOT NULL,      -- cgm | edc | lab (landing sub-folder) | trial | trial_dictionary
     rel_path       VARCHAR NOT NULL,      -- path under the landing dir (trial: as given)
     participant_id VARCHAR,               -- from a CGM file's name (<participant_id>__*.csv)
     size_bytes     BIGINT NOT NULL,
