@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from isletflow.config import PROJECT_ROOT
 from nightly_steps import build_night
 
 HEADER = ("record_id,redcap_event_name,enrol_date,age,sex,weight_kg,t1d_duration_y,"
@@ -63,3 +64,35 @@ def test_a_dose_between_arms_keeps_the_lower_arm_and_asks_the_site(tmp_path: Pat
                     ("US01-003", 0.3, "half")]
     assert asked == [(3, "warning"), (4, "warning")]
     assert moved["infusions"] == 2
+
+
+def test_the_second_trial_reads_its_checkbox_and_checks_its_own_dictionary(tmp_path: Path):
+    # trials/islet-301.toml: SHE assistance = any of boxes 2-4 of checkbox hy_help (family,
+    # paramedic, hospital); box 1 (self-treated) is not ADA level 3. Its dictionary: a box is
+    # 0 or 1, hy_bg an integer 10-600 mg/dL.
+    edc = tmp_path / "landing" / "SYD1" / "edc"
+    edc.mkdir(parents=True)
+    (edc / "demographics.csv").write_text(
+        "subject_id,redcap_event_name,dm_icdat,dm_age,dm_sex,dm_wt_kg,dm_t1d_yrs,"
+        "demographics_complete\n"
+        "SYD1-1001,scr_arm_1,2024-01-10,44,2,61.5,20,2\n")
+    (edc / "hypo_events.csv").write_text(
+        "subject_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,hy_date,"
+        "hy_help___1,hy_help___2,hy_help___3,hy_help___4,hy_bg,hypo_events_complete\n"
+        "SYD1-1001,scr_arm_1,hypo_events,1,2024-01-02,1,0,0,0,48,2\n"    # self-treated
+        "SYD1-1001,scr_arm_1,hypo_events,2,2024-01-05,0,0,1,0,,2\n"      # paramedic
+        "SYD1-1001,scr_arm_1,hypo_events,3,2024-01-07,0,2,0,0,700,2\n")  # box value 2, 700
+    build, _ = build_night(tmp_path / "landing", tmp_path,
+                           trial=PROJECT_ROOT / "trials" / "islet-301.toml")
+    with duckdb.connect(str(build), read_only=True) as con:
+        she = con.sql("SELECT instance, third_party_assistance, glucose_mg_dl FROM "
+                      "core.she_events ORDER BY 1").fetchall()
+        edc_rows = con.sql("SELECT source_row, rule, column_name, value FROM quality.issues "
+                           "WHERE rule LIKE 'redcap_%' ORDER BY 1, 2").fetchall()
+        sex = con.sql("SELECT sex FROM core.participants").fetchall()
+    assert sex == [("F",)]  # this project codes 2 = Female (islet-101: 1 = Female)
+    assert she == [(1, False, 48.0), (2, True, None), (3, False, 700.0)]
+    # hy_help is required: a box holding 2 is not a ticked box, so none is ticked on line 4
+    assert edc_rows == [(4, "redcap_invalid_value", "hy_help___2", "2"),
+                        (4, "redcap_out_of_range", "hy_bg", "700"),
+                        (4, "redcap_required_missing", "hy_help", None)]
