@@ -38,6 +38,7 @@ def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, p
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run.id).state
         deployment = client.read_deployment_by_name("nightly/nightly")
+        second = client.read_deployment_by_name("nightly/nightly-islet-301")
     assert state.type == StateType.COMPLETED, worker.stdout[-3000:] + worker.stderr[-3000:]
     schedule = deployment.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 2 * * *", "America/Toronto")
@@ -48,6 +49,13 @@ def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, p
     assert form["sites"]["anyOf"][0] == {"items": {"type": "string"}, "type": "array"}
     assert form["full_refresh"]["type"] == "boolean"
     assert form["landing_dir"]["description"].startswith("Landing folder")
+    assert form["trial"]["default"] == "trials/islet-101.toml"
+    assert form["trial"]["description"].startswith("Trial definition file")
+    # the second trial: its own deployment, trial file and warehouse; scheduled but off until
+    # its landing folder exists
+    assert second.parameters["trial"] == "trials/islet-301.toml"
+    assert second.parameters["warehouse"] == "data/islet-301/warehouse.duckdb"
+    assert [s.active for s in second.schedules] == [False]
     with duckdb.connect(str(wh), read_only=True) as con:
         sites = {r[0] for r in con.sql("SELECT DISTINCT site_id FROM core.participants").fetchall()}
         runs = con.sql("SELECT flow_run_id, as_of FROM audit.runs").fetchall()
