@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -55,8 +56,19 @@ def staged_path(stage_dir: Path, fmt: str, sha256: str,
     return stage_dir / fmt / f"{name}.parquet"
 
 
+def trial_fields(redcap_fields: RedcapFields | None) -> RedcapFields:
+    """``redcap_fields``, or when None the sample trial's (trials/islet-101.toml, read once):
+    the default of the single-file tools and tests; the nightly always passes its trial's."""
+    return redcap_fields if redcap_fields is not None else _sample_fields()
+
+
+@functools.cache
+def _sample_fields() -> RedcapFields:
+    return load_trial().redcap_fields
+
+
 def _fields_digest(redcap_fields: RedcapFields | None) -> str:
-    fields = redcap_fields if redcap_fields is not None else load_trial().redcap_fields
+    fields = trial_fields(redcap_fields)
     text = repr(sorted((k, tuple(v)) for k, v in fields.items())).encode()
     return hashlib.sha256(text).hexdigest()[:8]
 
@@ -66,7 +78,7 @@ def is_staged(stage_dir: Path, sha256: str, dictionary: LandingFile | None = Non
     """A partition of this content (with this REDCap dictionary) exists, written by the
     current reader code (for a REDCap export: keeping ``redcap_fields``, default the sample
     trial's)."""
-    fields = redcap_fields if redcap_fields is not None else load_trial().redcap_fields
+    fields = trial_fields(redcap_fields)
     return any(p.exists() and pl.read_parquet_metadata(p).get("reader_code")
                == reader_code(fmt, fields)
                for fmt, p in ((fmt, staged_path(stage_dir, fmt, sha256, dictionary, fields))
@@ -161,8 +173,7 @@ def stage_export(f: LandingFile, stage_dir: Path, refresh: bool = False,
     could not take (a truncated last row) travel with it; a file all of whose rows were refused
     is staged with zero rows and those problems (never called header-only).
     """
-    if redcap_fields is None:
-        redcap_fields = load_trial().redcap_fields
+    redcap_fields = trial_fields(redcap_fields)
     if not refresh:
         for fmt in FORMATS:
             p = staged_path(stage_dir, fmt, f.sha256, dictionary, redcap_fields)

@@ -9,8 +9,7 @@ from prefect.context import TaskRunContext
 
 from isletflow.config import PipelineConfig
 from isletflow.landing import LandingFile, LandingProblem, scan_landing
-from isletflow.staging import StagedFile, is_staged, reader_code, stage_export
-from isletflow.trial import load_trial
+from isletflow.staging import StagedFile, is_staged, reader_code, stage_export, trial_fields
 
 
 @task(name="discover-files", retries=2, retry_delay_seconds=5, timeout_seconds=600)
@@ -34,13 +33,12 @@ def staged_cache_key(_: TaskRunContext, params: dict) -> str | None:
     None (no caching) until the file has a staged partition: unreadable files are retried."""
     f, cfg, dictionary = params["f"], params["cfg"], params.get("dictionary")
     trial = getattr(cfg, "trial", None)
-    fields = trial.redcap_fields if trial is not None else None
+    fields = trial_fields(trial.redcap_fields if trial is not None else None)
     if not is_staged(cfg.stage_dir, f.sha256, dictionary, fields):
         return None
     where = hashlib.sha256(str(cfg.stage_dir).encode()).hexdigest()[:12]
     dic = dictionary.sha256 if dictionary else "none"
-    code = reader_code("redcap" if f.kind == "edc" else None,
-                       fields if fields is not None else load_trial().redcap_fields)
+    code = reader_code("redcap" if f.kind == "edc" else None, fields)
     return f"stage-{f.sha256}-{dic}-{code}-{where}"
 
 
