@@ -8,43 +8,30 @@ night: everything happens in ``.<name>.building-<run>`` until :func:`publish` re
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from isletflow.config import PROJECT_ROOT, PipelineConfig
 from isletflow.readers.redcap_dictionary import RedcapDictionary
 from isletflow.trial import Trial, dictionary_path
-from isletflow.endpoints.adverse_event_summary import adverse_event_summary
-from isletflow.endpoints.c_peptide import c_peptide_by_visit
-from isletflow.endpoints.cgm_hypo_event_counts import cgm_hypo_event_counts
-from isletflow.endpoints.cgm_hypo_events import cgm_hypo_events
-from isletflow.endpoints.cgm_window_metrics import cgm_window_metrics
-from isletflow.endpoints.deaths import deaths
-from isletflow.endpoints.disposition_summary import disposition_summary
-from isletflow.endpoints.prohibited_medications import prohibited_medications
-from isletflow.endpoints.igls import igls_outcome
-from isletflow.endpoints.insulin_at_visit import insulin_at_visit
-from isletflow.endpoints.neutropenia import neutropenia
-from isletflow.endpoints.she_listing import she_listing
-from isletflow.endpoints.hba1c import hba1c_by_visit
-from isletflow.endpoints.insulin_independence import insulin_independence
-from isletflow.endpoints.participant_summary import participant_summary
-from isletflow.endpoints.primary_endpoint import primary_endpoint
-from isletflow.endpoints.she_free import she_free
+from isletflow.endpoints.registry import ENDPOINTS, Context, Endpoint
 from isletflow.broken_files import set_aside_broken_files
 from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem, sha256_of
 from isletflow.runs import unpublished_runs
 from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_issues,
                                pandera_issues)
-from isletflow.staging import StagedFile
+from isletflow.staging import READER_CODE, StagedFile
 from isletflow.warehouse import (connect, load_trial_rows, read_table, run_sql, sql_files,
                                  sql_text, table_counts, write_table)
 from schemas.core import CORE_MODELS, core_contracts
@@ -115,21 +102,125 @@ def _definition_row(path: Path, sha256: str, kind: str, fmt: str, run_id: str) -
             "export_format": fmt, "run_id": run_id}
 
 
+# The export formats of CGM devices: their rows are built, validated and resolved file by
+# file (an incremental night rebuilds only its new files); every other format is rebuilt whole
+# on a night that brings anything (EDC and lab tables are small).
+CGM_FORMATS = ("dexcom_clarity", "libreview")
+OTHER_FORMATS = ("redcap", "redcap_dictionary", "central_lab")
+# Core tables built from CGM files, file by file (sql/core/01b, 03, 03b)
+CGM_CORE_SQL = ("core/01b_quarantined_files.sql", "core/03_cgm_readings.sql",
+                "core/03b_fingerstick_glucose.sql")
+FILE_PARTITIONED = ("cgm_readings", "fingerstick_glucose")
+# CGM rows harmonised (and validated by pandera and GX) per statement: bounds the memory of a
+# night with millions of new readings (a cold build of a large trial).
+CHUNK_ROWS = 4_000_000
+
+
+def _code_digest() -> str:
+    """A digest of the code a warehouse is built by (SQL, schemas, build, quality, endpoints,
+    readers): a night starts from the published warehouse only when it was built by the same
+    code (else the night is a full rebuild)."""
+    h = hashlib.sha256()
+    root = PROJECT_ROOT
+    paths = sorted([*(root / "sql").rglob("*.sql"), *(root / "schemas").glob("*.py"),
+                    *(root / "isletflow" / "endpoints").glob("*.py"),
+                    *(root / "isletflow").glob("[bqwt]*.py")])
+    for p in paths:
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    h.update(READER_CODE.encode())
+    return h.hexdigest()[:16]
+
+
+BUILD_CODE = _code_digest()
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    """How a night is built: ``full`` (every file), ``incremental`` (from the published
+    warehouse: the new and changed files only) or ``unchanged`` (nothing new: no data table
+    changes). ``reason`` says why."""
+
+    mode: str
+    reason: str
+
+
+def plan_night(cfg: PipelineConfig, partitions: pl.DataFrame, file_issue_digest: str
+               ) -> NightPlan:
+    """Full, incremental or unchanged: incremental when a published warehouse exists that was
+    built by the same code (:data:`BUILD_CODE`), trial file, data cut and site selection, and
+    ``--full-refresh`` was not asked for; unchanged when, besides, tonight's staged partitions
+    and file-level issues are the published night's."""
+    if cfg.full_refresh:
+        return NightPlan("full", "a full refresh was asked for")
+    if not cfg.warehouse.exists():
+        return NightPlan("full", "no published warehouse yet")
+    with connect(cfg.warehouse, read_only=True) as con:
+        try:
+            state = next(iter(con.execute(sql_text("incremental/read_build_state.sql"))
+                              .fetchall()), None)
+            before = con.table("audit.staged_partitions").pl()
+        except duckdb.CatalogException:
+            return NightPlan("full", "the published warehouse has no build state")
+    if state is None:
+        return NightPlan("full", "the published warehouse has no build state")
+    code, trial_sha, as_of, sites, issues = state
+    if code != BUILD_CODE:
+        return NightPlan("full", "the pipeline code changed since the published night")
+    if trial_sha != cfg.trial.sha256:
+        return NightPlan("full", "the trial definition changed")
+    if (as_of, sites) != (cfg.as_of, ",".join(cfg.sites) if cfg.sites else None):
+        return NightPlan("full", "another data cut or site selection than the published night")
+    if issues == file_issue_digest and _same_rows(before, partitions):
+        return NightPlan("unchanged", "no new, changed or removed file")
+    return NightPlan("incremental", "new, changed or removed files")
+
+
+def _same_rows(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    key = ["file_id", "export_format", "partition"]
+    return a.select(key).sort(key).equals(b.select(key).sort(key))
+
+
+def staged_partitions(staged: Sequence[StagedFile]) -> pl.DataFrame:
+    """The Parquet partition each loaded file's raw rows come from (its name says which content,
+    reader, trial fields and site dictionary made it)."""
+    return pl.DataFrame([{"file_id": s.file_id, "export_format": s.export_format,
+                          "partition": s.parquet.name, "n_rows": s.n_rows}
+                         for s in staged if s.parquet is not None],
+                        schema={"file_id": pl.String, "export_format": pl.String,
+                                "partition": pl.String, "n_rows": pl.Int64})
+
+
 def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
                  staged: Sequence[StagedFile], problems: Sequence[LandingProblem],
                  run: RunInfo) -> dict[str, int]:
-    """Create the build file: schemas, audit history, raw rows, harmonised core tables."""
+    """Create the build file: schemas, audit history, raw rows, harmonised core tables.
+
+    A full night builds a new file from every file of the landing folder. An incremental night
+    (:func:`plan_night`) starts from a copy of the published warehouse: the EDC and lab tables
+    are rebuilt whole (small), the CGM rows only for the night's new files and for known files
+    whose context changed (their participant's enrolment; readings that were in the future),
+    removed files' rows are deleted, and every other CGM row, with its quality records, is kept
+    as published (sql/incremental/). An unchanged night only registers the run. The plan is
+    kept in the build's ``work`` schema for :func:`validate_build` and
+    :func:`compute_endpoints`; :func:`publish` drops it."""
     build.parent.mkdir(parents=True, exist_ok=True)
     build.unlink(missing_ok=True)
     by_id = {s.file_id: s for s in staged}
+    file_issues = _file_issues(cfg, staged, problems)
+    parts = staged_partitions(staged)
+    plan = plan_night(cfg, parts, _issue_digest(file_issues))
+    if plan.mode != "full":
+        shutil.copyfile(cfg.warehouse, build)
     with connect(build) as con:
         run_sql(con, "schemas.sql")
         run_sql(con, "audit/tables.sql")
         run_sql(con, "quality/tables.sql")
-        if cfg.warehouse.exists():
+        if plan.mode == "full" and cfg.warehouse.exists():
             con.execute("ATTACH ? AS prev (READ_ONLY)", [str(cfg.warehouse)])
             run_sql(con, "audit/carry_over.sql")
             con.execute("DETACH prev")
+        run_sql(con, "incremental/work_tables.sql")
         unpublished = unpublished_runs(cfg.warehouse, run.run_id)
         if unpublished:
             con.register("_journal", pl.DataFrame(unpublished, schema=RUN_SCHEMA).to_arrow())
@@ -152,39 +243,138 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         con.register("manifest", manifest.to_arrow())
         run_sql(con, "audit/register_files.sql")
         con.unregister("manifest")
-        run_sql(con, "raw/tables.sql")
-        load_trial_rows(con, cfg.trial, definition[0]["file_id"])
-        for fmt in ("dexcom_clarity", "libreview", "redcap", "redcap_dictionary",
-                    "central_lab"):
-            parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
-            if parts:
-                run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
+        con.execute("INSERT INTO work.night VALUES (?, ?, ?)",
+                    [plan.mode, plan.reason, plan.mode != "unchanged"])
+        con.execute("INSERT INTO work.build_state VALUES (?, ?, ?, ?, ?)",
+                    [BUILD_CODE, cfg.trial.sha256, cfg.as_of,
+                     ",".join(cfg.sites) if cfg.sites else None, _issue_digest(file_issues)])
+        con.register("_parts", parts.to_arrow())
+        con.execute("CREATE OR REPLACE TABLE audit.staged_partitions AS SELECT * FROM _parts")
+        con.unregister("_parts")
+        if plan.mode == "unchanged":
+            return table_counts(con)
+        if plan.mode == "incremental":
+            _prev_participant_digests(con)
+        kept = _load_raw(con, cfg, staged, definition[0]["file_id"], plan)
         for name in sql_files("core"):
-            run_sql(con, name)
-        # with the trial's own REDCap dictionary, its EDC suites check the values (validate_build)
-        trial_checks_values = dictionary_path(cfg.trial) is not None
-        file_issues = [
-            {"table_name": "(file)", "source_file_id": None, "source_row": None,
-             "rule": p.rule, "severity": p.severity, "column_name": None, "value": None,
-             "message": p.message, "site_id": p.site_id, "file": p.rel_path} for p in problems
-        ] + [
-            {"table_name": "(file)", "source_file_id": s.file_id, "source_row": None,
-             "rule": s.error_rule, "severity": "error", "column_name": None, "value": None,
-             "message": s.error} for s in staged if s.error
-        ] + [
-            {"table_name": "(file)", "source_file_id": s.file_id, "source_row": p.row_number,
-             "rule": p.rule, "severity": "info" if p.rule in INFO_RULES
-             else "warning" if p.rule in ROW_KEPT_RULES else "error",
-             "column_name": p.column, "value": p.value,
-             "message": p.message} for s in staged for p in s.problems
-            if not (trial_checks_values and p.rule in DICTIONARY_VALUE_RULES)
-        ]
+            if name not in CGM_CORE_SQL:
+                run_sql(con, name)
+        con.execute("CREATE OR REPLACE TEMP TABLE _prev_context AS "
+                    "SELECT * FROM audit.cgm_context" if plan.mode == "incremental" else
+                    "CREATE OR REPLACE TEMP TABLE _prev_context (participant_id VARCHAR, "
+                    "digest VARCHAR)")
+        run_sql(con, "incremental/cgm_context.sql")
+        if plan.mode == "incremental":
+            run_sql(con, "incremental/plan_scope.sql")
+            run_sql(con, "incremental/set_aside_kept.sql")
+        run_sql(con, CGM_CORE_SQL[0])
+        for chunk in _chunks(con, "work.cgm_scope", by_id):
+            con.execute("DELETE FROM work.cgm_chunk")
+            if chunk:
+                con.executemany("INSERT INTO work.cgm_chunk VALUES (?)", [[f] for f in chunk])
+            for name in CGM_CORE_SQL[1:]:
+                run_sql(con, name)
         if file_issues:
-            con.register("_issues", pl.DataFrame(file_issues, schema=ISSUE_SCHEMA).to_arrow())
+            con.register("_issues", pl.DataFrame(
+                [i for i in file_issues if i["source_file_id"] not in kept],
+                schema=ISSUE_SCHEMA).to_arrow())
             run_sql(con, "quality/insert_issues.sql")
             con.unregister("_issues")
             run_sql(con, "quality/first_report_of_repeated_warnings.sql")
         return table_counts(con)
+
+
+def _file_issues(cfg: PipelineConfig, staged: Sequence[StagedFile],
+                 problems: Sequence[LandingProblem]) -> list[dict]:
+    """quality.issues rows of the files themselves: landing problems, files staging could not
+    read, and the problems of rows the readers refused or flagged."""
+    # with the trial's own REDCap dictionary, its EDC suites check the values (validate_build)
+    trial_checks_values = dictionary_path(cfg.trial) is not None
+    return [
+        {"table_name": "(file)", "source_file_id": None, "source_row": None,
+         "rule": p.rule, "severity": p.severity, "column_name": None, "value": None,
+         "message": p.message, "site_id": p.site_id, "file": p.rel_path} for p in problems
+    ] + [
+        {"table_name": "(file)", "source_file_id": s.file_id, "source_row": None,
+         "rule": s.error_rule, "severity": "error", "column_name": None, "value": None,
+         "message": s.error} for s in staged if s.error
+    ] + [
+        {"table_name": "(file)", "source_file_id": s.file_id, "source_row": p.row_number,
+         "rule": p.rule, "severity": "info" if p.rule in INFO_RULES
+         else "warning" if p.rule in ROW_KEPT_RULES else "error",
+         "column_name": p.column, "value": p.value,
+         "message": p.message} for s in staged for p in s.problems
+        if not (trial_checks_values and p.rule in DICTIONARY_VALUE_RULES)
+    ]
+
+
+def _issue_digest(issues: list[dict]) -> str:
+    rows = sorted(json.dumps(i, sort_keys=True, default=str) for i in issues)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+
+
+def _load_raw(con, cfg: PipelineConfig, staged: Sequence[StagedFile], trial_file_id: str,
+              plan: NightPlan) -> set[str]:
+    """The night's raw rows: every format but CGM loaded anew; CGM rows of new files added and
+    of removed files deleted (a full night: all). Fills work.cgm_scope (new CGM files) and
+    work.cgm_removed, and the temp table _kept_loaded (CGM files kept as published), whose ids
+    are returned."""
+    if plan.mode == "full":
+        run_sql(con, "raw/tables.sql")
+        before: set[str] = set()
+    else:
+        run_sql(con, "incremental/clear_raw.sql")
+        before = {r[0] for r in con.sql(sql_text("incremental/loaded_cgm_files.sql")).fetchall()}
+    load_trial_rows(con, cfg.trial, trial_file_id)
+    tonight = {s.file_id for s in staged if s.export_format in CGM_FORMATS and s.parquet}
+    new, removed, kept = tonight - before, before - tonight, before & tonight
+    for fmt in (*CGM_FORMATS, *OTHER_FORMATS):
+        parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet
+                       and (fmt in OTHER_FORMATS or s.file_id in new))
+        if parts:
+            run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
+    for table, ids in (("work.cgm_scope", new), ("work.cgm_removed", removed)):
+        if ids:
+            con.executemany(f"INSERT INTO {table} VALUES (?)", [[i] for i in sorted(ids)])
+    if removed:
+        run_sql(con, "incremental/delete_removed_raw.sql")
+    con.register("_kept_ids", pl.DataFrame({"file_id": sorted(kept)},
+                                           schema={"file_id": pl.String}).to_arrow())
+    con.execute("CREATE OR REPLACE TEMP TABLE _kept_loaded AS SELECT * FROM _kept_ids")
+    con.unregister("_kept_ids")
+    return kept
+
+
+def _chunks(con, scope_table: str, by_id: dict[str, StagedFile]) -> list[list[str]]:
+    """The files of ``scope_table`` in chunks of at most :data:`CHUNK_ROWS` staged rows (a
+    larger file is a chunk of its own), in file id order; one empty chunk when it has none."""
+    ids = [r[0] for r in con.sql(f"SELECT file_id FROM {scope_table} ORDER BY 1").fetchall()]
+    chunks: list[list[str]] = [[]]
+    rows = 0
+    for i in ids:
+        n = by_id[i].n_rows if i in by_id else 0
+        if chunks[-1] and rows + n > CHUNK_ROWS:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(i)
+        rows += n
+    return [c for c in chunks if c] or [[]]  # (no file: the tables still made, empty)
+
+
+def _prev_participant_digests(con) -> None:
+    """Before an incremental night rebuilds them: per participant, the digest of the published
+    current rows of every core table a by-participant endpoint reads (besides the CGM tables,
+    whose changes are their touched keys)."""
+    con.execute("CREATE OR REPLACE TABLE work.prev_digests (table_name VARCHAR, "
+                "participant_id VARCHAR, digest VARCHAR)")
+    for table in _by_participant_core_inputs():
+        con.execute("INSERT INTO work.prev_digests " + keyed_sql(
+            "incremental/participant_digests.sql", table))
+
+
+def _by_participant_core_inputs() -> list[str]:
+    return sorted({i.partition(".")[2] for e in ENDPOINTS if e.by_participant for i in e.inputs
+                   if i.startswith("core.") and i.partition(".")[2] not in FILE_PARTITIONED})
 
 
 def validate_build(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path | None = None,
@@ -214,6 +404,9 @@ def validate_build(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path |
     moved = dict.fromkeys(CORE_MODELS, 0)
     for_docs = {}
     with connect(build) as con:
+        mode = night_mode(con)
+        if mode == "unchanged":
+            return moved
         resolve_identity(con, preliminary=True)
         _quarantine(con, pl.concat([_select_text(con, keyed_sql(
             "quality/missing_from_later_export.sql", t)) for t, k in CORE_KEYS.items()
@@ -223,31 +416,97 @@ def validate_build(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path |
                         for t in CORE_KEYS if t not in SPECIAL_RESOLUTION]
         _quarantine(con, pl.concat(rule_issues), moved)
         for table, model in core_contracts(trial).items():
-            df = read_table(con, f"core.{table}")
-            issues = pandera_issues(df, model, table)
-            if table in GX_SUITES:
-                issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
-                if docs_dir is not None:
-                    for_docs[table] = (df.drop("source_file_id", "source_row",
-                                               "record_status").to_pandas(),
-                                       GX_SUITES[table])
-            _quarantine(con, issues, moved)
+            for df in _table_parts(con, table):
+                issues = pandera_issues(df, model, table)
+                if table in GX_SUITES:
+                    issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
+                    if docs_dir is not None and table not in for_docs:  # (a large night:
+                        # the first chunk of its CGM rows)
+                        for_docs[table] = (df.drop("source_file_id", "source_row",
+                                                   "record_status").to_pandas(),
+                                           GX_SUITES[table])
+                _quarantine(con, issues, moved)
         set_aside_broken_files(con, moved)  # most rows of a file fail one rule: one file query
-        resolve_identity(con)
+        if mode == "incremental":
+            run_sql(con, "incremental/merge_kept.sql")
+        resolve_identity(con, touched_only=mode == "incremental")
         _quarantine(con, edc_dictionary_issues(con, trial), moved)
         _quarantine(con, pl.concat([_select_text(
             con, keyed_sql("quality/reinstated_records.sql", t),
             {"paths": [f"$.{c}" for c in k.columns]}) for t, k in CORE_KEYS.items()]
             + [_select_text(con, keyed_sql("quality/possible_duplicate_records.sql", t))
                for t, k in CORE_KEYS.items() if k.check_duplicates]), moved)
-        keys = {t: (con.table(f"core.{t}").filter("record_status = 'current'")
-                    .select(*k.columns).pl(), k.columns) for t, k in CORE_KEYS.items()}
+        keys = {t: (_current_keys(con, t, k.columns), k.columns) for t, k in CORE_KEYS.items()}
         keys["sites"] = (con.table("core.sites").select("site_id").pl(), ("site_id",))
         check_keys(keys)
         run_sql(con, "quality/site_queries.sql")
+        _record_changes(con, mode)
     if docs_dir is not None and for_docs:
         build_data_docs(for_docs, docs_dir, run_name or "run")
     return moved
+
+
+def night_mode(con) -> str:
+    """The plan of the night being built (work.night: full, incremental or unchanged); a build
+    file without one (made by other tools) is a full build."""
+    try:
+        rows = con.execute("SELECT mode FROM work.night").fetchall()
+    except duckdb.CatalogException:
+        return "full"
+    return rows[0][0] if rows else "full"
+
+
+def _table_parts(con, table: str):
+    """The rows of core.``table`` as polars frames: one frame, or for the CGM tables one per
+    chunk of files of at most :data:`CHUNK_ROWS` rows (a large night's readings never in
+    memory at once)."""
+    if table not in FILE_PARTITIONED:
+        yield read_table(con, f"core.{table}")
+        return
+    sizes = con.sql(f"SELECT source_file_id, count(*) FROM core.{table} GROUP BY ALL "
+                    "ORDER BY 1").fetchall()
+    chunks, rows = [[]], 0
+    for file_id, n in sizes:
+        if chunks[-1] and rows + n > CHUNK_ROWS:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(file_id)
+        rows += n
+    for chunk in chunks:
+        if not chunk and len(chunks) > 1:
+            continue
+        con.register("_chunk_files", pl.DataFrame({"file_id": chunk},
+                                                  schema={"file_id": pl.String}).to_arrow())
+        try:
+            yield con.sql(f"SELECT * FROM core.{table} WHERE source_file_id IN "
+                          "(SELECT file_id FROM _chunk_files)").pl()
+        finally:
+            con.unregister("_chunk_files")
+
+
+def _current_keys(con, table: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The key columns of core.``table``'s current rows, for the uniqueness check. CGM
+    readings: only the keys given more than once among them (found in DuckDB; millions of
+    keys never reach memory): pandera's check then names those, as it would among all."""
+    rel = con.table(f"core.{table}").filter("record_status = 'current'").select(*columns)
+    if table not in FILE_PARTITIONED:
+        return rel.pl()
+    return con.sql(keyed_sql("quality/repeated_current_keys.sql", table)).pl()
+
+
+def _record_changes(con, mode: str) -> None:
+    """work.changed: per core table, the participants whose inputs of a by-participant
+    endpoint changed this night (compute_endpoints); a full night changes everything (no
+    rows: compute_endpoints computes all)."""
+    if mode != "incremental":
+        return
+    run_sql(con, "incremental/changed_cgm.sql")
+    con.execute("CREATE OR REPLACE TEMP TABLE _new_digests (table_name VARCHAR, "
+                "participant_id VARCHAR, digest VARCHAR)")
+    for table in _by_participant_core_inputs():
+        con.execute("INSERT INTO _new_digests " + keyed_sql(
+            "incremental/participant_digests.sql", table))
+    run_sql(con, "incremental/changed_digests.sql")
 
 
 def edc_dictionary_issues(con, trial: Trial) -> pl.DataFrame:
@@ -288,16 +547,19 @@ def keyed_sql(name: str, table: str) -> str:
             .replace("{not_compared}", "".join(f", {c}" for c in key.not_compared)))
 
 
-def resolve_identity(con, preliminary: bool = False) -> None:
+def resolve_identity(con, preliminary: bool = False, touched_only: bool = False) -> None:
     """Set ``record_status`` (current / overlap / superseded) of every row of every core table
     from its key (sql/resolve/): the row from the file received last is current.
-    ``preliminary`` (before validation): CGM readings only get the column, all 'current'."""
+    ``preliminary`` (before validation): CGM readings only get the column, all 'current'.
+    ``touched_only`` (an incremental night): CGM readings are ranked again only for the keys
+    whose rows the night added or removed (work.touched_keys)."""
     for table in CORE_KEYS:
         if table in SPECIAL_RESOLUTION:
             column, ranking = SPECIAL_RESOLUTION[table]
             run_sql(con, column)
             if not preliminary:
-                run_sql(con, ranking)
+                run_sql(con, "resolve/02_cgm_overlaps_touched.sql" if touched_only
+                        else ranking)
         else:
             con.execute(keyed_sql("resolve/record_identity.sql", table))
 
@@ -330,62 +592,104 @@ def _quarantine(con, issues: pl.DataFrame, moved: dict[str, int]) -> None:
         moved[table] += bad.height
 
 
+# Participants per batch of a by-participant endpoint (the CGM endpoints): a night's readings
+# of this many participants are in memory at once.
+PARTICIPANT_BATCH = 100
+
+
 def compute_endpoints(build: Path, cfg: PipelineConfig) -> dict[str, int]:
-    """Compute every endpoint table from the validated core tables (pure polars functions)."""
+    """Compute the endpoint tables declared in isletflow/endpoints/registry.py from the
+    validated core tables (pure polars functions; current rows only, in lineage order:
+    floating-point sums depend on row order, a fixed one makes reruns bit-identical).
+
+    A full night computes every table. An incremental night computes the tables one of whose
+    inputs changed (work.changed and the declarations): a by-participant endpoint only for
+    the participants whose inputs changed (their rows replaced), every other one whole. An
+    unchanged night computes nothing. By-participant endpoints are computed in batches of
+    :data:`PARTICIPANT_BATCH` participants. Returns rows per endpoint table."""
     with connect(build) as con:
-        # endpoints count each record once: its current row (schemas/keys.py); CGM readings
-        # keep their record_status column for the metrics' own filter
-        core = {t: read_table(con, f"core.{t}", order_by="source_file_id, source_row",
-                              where="record_status = 'current'")
-                for t in CORE_MODELS}
-        core = {t: df if t == "cgm_readings" else df.drop("record_status")
-                for t, df in core.items()}
-        trial = cfg.trial
-        ep, ii, visit_days = trial.endpoints, trial.endpoints.insulin_independence, \
-            trial.lab_visit_days
-        # the study-day convention travels with the infusion dates (endpoints/study_day.py)
-        inf = core["infusions"].with_columns(infusion_day=pl.lit(trial.infusion_day, pl.Int32))
-        she = she_free(core["she_events"], inf, *ep.primary.she_days)
-        hba1c = hba1c_by_visit(core["lab_results"], inf, visit_days)
-        cgm = cgm_window_metrics(core["cgm_readings"], inf, cfg.windows)
-        insulin = insulin_independence(core["insulin_diary"], inf, core["participants"],
-                                       *ii.days, ii.baseline_days)
-        primary = primary_endpoint(she, hba1c, inf, *ep.primary.hba1c_days,
-                                   ep.primary.she_days, ep.primary.hba1c_below_pct,
-                                   ep.primary.hba1c_drop_pp, trial.efficacy_arms)
-        summary = participant_summary(core["participants"], inf, she, hba1c, cgm, insulin,
-                                      primary, core["disposition"], ep.summary_window)
-        series = core["cgm_readings"].filter(pl.col("device") != "libre_scan").select(
-            "participant_id", "timestamp_local", "glucose_mg_dl", "interval_min",
-            timestamp="timestamp_utc")
-        hypo = pl.concat([cgm_hypo_events(series, 70.0), cgm_hypo_events(series, 54.0)])
-        cpep = c_peptide_by_visit(core["lab_results"], inf, visit_days,
-                                  trial.safety.c_peptide_lloq_pmol_l)
-        tables = {"cgm_metrics": cgm, "she_free": she, "hba1c": hba1c,
-                  "insulin_independence": insulin, "primary_endpoint": primary,
-                  "participant_summary": summary,
-                  "cgm_hypo_events": hypo.sort("participant_id", "level", "start"),
-                  "cgm_hypo_event_counts": cgm_hypo_event_counts(hypo, inf, cfg.windows),
-                  "she_listing": she_listing(core["she_events"], inf, *ep.primary.she_days),
-                  "insulin_at_visit": insulin_at_visit(core["insulin_diary"], inf, visit_days,
-                                                       ii.days_before_visit),
-                  "c_peptide": cpep,
-                  "igls": igls_outcome(hba1c, core["she_events"], core["insulin_diary"], cpep,
-                                       core["participants"], inf, ep.igls, ii.baseline_days),
-                  "adverse_events_by_term": adverse_event_summary(core["adverse_events"], inf),
-                  "neutropenia": neutropenia(core["lab_results"], core["adverse_events"], inf,
-                                             trial.safety.anc_lln_per_mm3),
-                  "deaths": deaths(core["disposition"], core["adverse_events"], inf),
-                  "prohibited_medications": prohibited_medications(
-                      core["concomitant_medications"], inf,
-                      trial.safety.prohibited_medications),
-                  "disposition": disposition_summary(core["participants"], inf,
-                                                     core["disposition"],
-                                                     read_table(con, "core.sites"),
-                                                     [a.id for a in trial.arms])}
-        for name, df in tables.items():
-            write_table(con, f"endpoints.{name}", df)
-        return {f"endpoints.{k}": v.height for k, v in tables.items()}
+        mode = night_mode(con)
+        ctx = Context(cfg.trial, cfg.windows)
+        # None: every participant changed; else the participants whose inputs changed
+        changed: dict[str, set[str] | None] = {}
+        if mode == "incremental":
+            for table, pid in con.sql("SELECT table_name, participant_id FROM work.changed"
+                                      ).fetchall():
+                changed.setdefault(f"core.{table}", set()).add(pid)
+            # EDC and lab tables are rebuilt whole each night that brings anything
+            for table in CORE_MODELS:
+                if table not in FILE_PARTITIONED and table not in _by_participant_core_inputs():
+                    changed[f"core.{table}"] = None
+            changed["core.sites"] = None
+        elif mode == "full":
+            changed = {f"core.{t}": None for t in [*CORE_MODELS, "sites"]}
+        frames: dict[str, pl.DataFrame] = {}
+        for e in ENDPOINTS:
+            inputs = [i for i in e.inputs if i in changed]
+            if not inputs:
+                continue
+            who = None if any(changed[i] is None for i in inputs) else \
+                set().union(*(changed[i] for i in inputs))
+            if e.by_participant:
+                _compute_by_participant(con, e, ctx, who)
+                changed[f"endpoints.{e.name}"] = who
+            else:
+                t = {i: frames[i] if i in frames else _input(con, i) for i in e.inputs}
+                frames[f"endpoints.{e.name}"] = df = e.compute(t, ctx)
+                write_table(con, f"endpoints.{e.name}", df)
+                changed[f"endpoints.{e.name}"] = None
+        return {f"endpoints.{e.name}": con.table(f"endpoints.{e.name}").count("*").fetchall()
+                [0][0] for e in ENDPOINTS}
+
+
+def _input(con, name: str, participants: list[str] | None = None) -> pl.DataFrame:
+    """An endpoint input as a frame: core tables' current rows in lineage order (CGM readings
+    keep their record_status column for the metrics' own filter; the others drop it), an
+    endpoint table as computed; with ``participants``, only their rows."""
+    schema, _, table = name.partition(".")
+    rel = con.table(f'{schema}."{table}"')
+    if participants is not None:
+        con.register("_batch", pl.DataFrame({"participant_id": participants},
+                                            schema={"participant_id": pl.String}).to_arrow())
+        rel = con.sql(f'SELECT * FROM {schema}."{table}" WHERE participant_id IN '
+                      "(SELECT participant_id FROM _batch)")
+    if schema == "core" and table != "sites":
+        rel = rel.filter("record_status = 'current'").order("source_file_id, source_row")
+    df = rel.pl()
+    if participants is not None:
+        con.unregister("_batch")
+    return df if table in FILE_PARTITIONED or schema != "core" or "record_status" not in \
+        df.columns else df.drop("record_status")
+
+
+def _compute_by_participant(con, e: Endpoint, ctx: Context, who: set[str] | None) -> None:
+    """Compute ``e`` for the participants ``who`` (None: all, the table replaced) in batches,
+    replacing their rows of endpoints.<name>."""
+    name = f"endpoints.{e.name}"
+    if who is None:
+        ids = sorted({r[0] for i in e.inputs for r in con.sql(
+            f'SELECT DISTINCT participant_id FROM {i.partition(".")[0]}.'
+            f'"{i.partition(".")[2]}"').fetchall() if r[0] is not None})
+    else:
+        ids = sorted(p for p in who if p is not None)
+    batches = [ids[k:k + PARTICIPANT_BATCH] for k in range(0, len(ids), PARTICIPANT_BATCH)]
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                         "table_schema = 'endpoints' AND table_name = ?", [e.name]
+                         ).fetchall()[0][0] > 0
+    if who is None or not exists:  # the table anew: the first batch replaces it
+        first = batches.pop(0) if batches else []
+        write_table(con, name, e.compute({i: _input(con, i, first) for i in e.inputs}, ctx))
+    elif ids:
+        con.register("_batch", pl.DataFrame({"participant_id": ids}).to_arrow())
+        con.execute(f'DELETE FROM endpoints."{e.name}" WHERE participant_id IN '
+                    "(SELECT participant_id FROM _batch)")
+        con.unregister("_batch")
+    for batch in batches:
+        df = e.compute({i: _input(con, i, batch) for i in e.inputs}, ctx)
+        if df.height:
+            con.register("_incoming", df.to_arrow())
+            con.execute(f'INSERT INTO endpoints."{e.name}" BY NAME SELECT * FROM _incoming')
+            con.unregister("_incoming")
 
 
 def _git_commit() -> str | None:
@@ -426,6 +730,8 @@ def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dic
                                             "table_name": list(counts),
                                             "n_rows": list(counts.values())}).to_arrow())
         run_sql(con, "audit/record_run.sql")
+        run_sql(con, "incremental/build_state.sql")
+        con.execute("DROP SCHEMA IF EXISTS work CASCADE")
         con.execute("CHECKPOINT")
     os.replace(build, cfg.warehouse)
     return counts

@@ -1,10 +1,14 @@
 -- CGM exports that cannot belong where they landed: the participant named by the file name is
 -- not enrolled, or is enrolled at another site. Their rows stay in raw; none reach core.
 -- (Enrolment may come in many exports, so a participant may have several enrolment rows.)
+-- Only the files of work.cgm_scope (the night's new and rebuilt CGM files; used on its own:
+-- every loaded CGM file).
+CREATE SCHEMA IF NOT EXISTS work;
+CREATE TABLE IF NOT EXISTS work.cgm_scope AS
+SELECT DISTINCT file_id FROM raw.dexcom_clarity UNION SELECT DISTINCT file_id FROM raw.libreview;
 INSERT INTO quality.quarantined_files
 WITH cgm_files AS (
-    SELECT DISTINCT file_id FROM raw.dexcom_clarity
-    UNION SELECT DISTINCT file_id FROM raw.libreview
+    SELECT file_id FROM work.cgm_scope
 ), enrolled AS (
     SELECT participant_id, min(site_id) AS site_id
     FROM core.participants GROUP BY participant_id

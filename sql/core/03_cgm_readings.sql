@@ -34,6 +34,12 @@
 -- (40 / 400 mg/dL, Dexcom's reporting range). mmol/L x 18.018, rounded to whole mg/dL; a
 -- decimal comma is read as a point. Files in quality.quarantined_files are left out. Overlaps
 -- between exports are resolved after validation (sql/resolve/).
+-- Only the files of work.cgm_chunk are read: the nightly build harmonises a night's CGM files
+-- in chunks (isletflow/build.py; an incremental night only its new and rebuilt files). Used on
+-- its own (tests, `isletflow inspect`), the chunk is every loaded CGM file.
+CREATE SCHEMA IF NOT EXISTS work;
+CREATE TABLE IF NOT EXISTS work.cgm_chunk AS
+SELECT DISTINCT file_id FROM raw.dexcom_clarity UNION SELECT DISTINCT file_id FROM raw.libreview;
 CREATE OR REPLACE TEMP MACRO device_glucose(devices) AS TABLE
 WITH clarity AS (
     SELECT file_id, row_number, 'dexcom' AS device, 5 AS interval_min,
@@ -42,6 +48,7 @@ WITH clarity AS (
            TRY_CAST(transmitter_time AS BIGINT) AS transmitter_time
     FROM raw.dexcom_clarity
     WHERE event_type = 'EGV' AND list_contains(devices, 'dexcom')
+      AND file_id IN (SELECT file_id FROM work.cgm_chunk)
 ), libre AS (
     SELECT * FROM (
     SELECT file_id, row_number,
@@ -57,7 +64,7 @@ WITH clarity AS (
                      ELSE strip_glucose END) AS glucose_text,
            glucose_unit, decimal_mark, NULL::BIGINT AS transmitter_time
     FROM raw.libreview
-    WHERE record_type IN ('0', '1', '2'))
+    WHERE record_type IN ('0', '1', '2') AND file_id IN (SELECT file_id FROM work.cgm_chunk))
     WHERE list_contains(devices, device)
 ), readings AS (
     SELECT r.*, f.site_id, f.participant_id, s.timezone
@@ -189,5 +196,7 @@ SELECT participant_id, site_id, device, interval_min,
        glucose_text AS glucose_original, glucose_unit AS unit_original,
        file_id AS source_file_id, row_number AS source_row
 FROM typed;
-CREATE OR REPLACE TABLE core.cgm_readings AS
+CREATE TABLE IF NOT EXISTS core.cgm_readings AS
+SELECT * FROM device_glucose(['dexcom', 'libre_historic', 'libre_scan']) WHERE false;
+INSERT INTO core.cgm_readings BY NAME
 SELECT * FROM device_glucose(['dexcom', 'libre_historic', 'libre_scan']);

@@ -3,7 +3,11 @@
 -- The table macro device_glucose (core/03_cgm_readings.sql, run before this file on the same
 -- connection) reads them with the same time-zone, unit and decimal-mark rules as the CGM
 -- readings of the same export; without a site, timestamp_utc is NULL.
-CREATE OR REPLACE TABLE core.fingerstick_glucose AS
+CREATE TABLE IF NOT EXISTS core.fingerstick_glucose AS
+SELECT participant_id, site_id, timestamp_local, timestamp_utc, glucose_mg_dl,
+       glucose_original, unit_original, source_file_id, source_row
+FROM device_glucose(['libre_strip']) WHERE false;
+INSERT INTO core.fingerstick_glucose BY NAME
 SELECT participant_id, site_id, timestamp_local, timestamp_utc, glucose_mg_dl,
        glucose_original, unit_original, source_file_id, source_row
 FROM device_glucose(['libre_strip']);

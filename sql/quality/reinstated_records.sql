@@ -11,6 +11,10 @@ WITH q AS (
 ), c AS (
     SELECT t.source_file_id AS old_file_id, json_extract(to_json(t), $paths)::VARCHAR AS record_key
     FROM core.{table} AS t WHERE t.record_status = 'current'
+      -- every key starts with the participant: only their rows are compared (millions of
+      -- CGM readings otherwise turned into JSON)
+      AND t.participant_id IN (SELECT json_extract_string(row_json, '$.participant_id')
+                               FROM quality.quarantined_rows WHERE table_name = '{table}')
 ), reinstated AS (
     SELECT DISTINCT q.new_file_id, q.record_key
     FROM q JOIN c USING (record_key)
