@@ -245,9 +245,10 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         con.unregister("manifest")
         con.execute("INSERT INTO work.night VALUES (?, ?, ?)",
                     [plan.mode, plan.reason, plan.mode != "unchanged"])
-        con.execute("INSERT INTO work.build_state VALUES (?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO work.build_state VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
                     [BUILD_CODE, cfg.trial.sha256, cfg.as_of,
-                     ",".join(cfg.sites) if cfg.sites else None, _issue_digest(file_issues)])
+                     ",".join(cfg.sites) if cfg.sites else None, _issue_digest(file_issues),
+                     plan.mode, plan.reason])
         con.register("_parts", parts.to_arrow())
         con.execute("CREATE OR REPLACE TABLE audit.staged_partitions AS SELECT * FROM _parts")
         con.unregister("_parts")
@@ -267,6 +268,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         if plan.mode == "incremental":
             run_sql(con, "incremental/plan_scope.sql")
             run_sql(con, "incremental/set_aside_kept.sql")
+        run_sql(con, "incremental/count_scope.sql")
         run_sql(con, CGM_CORE_SQL[0])
         for chunk in _chunks(con, "work.cgm_scope", by_id):
             con.execute("DELETE FROM work.cgm_chunk")

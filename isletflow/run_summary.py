@@ -59,6 +59,15 @@ def files_not_loaded(warehouse: Path) -> int:
                    ["files_not_loaded"].sum())
 
 
+def night_plan(warehouse: Path) -> dict:
+    """How the published night was built (audit.build_state, isletflow/build.py plan_night):
+    ``night`` full / incremental / unchanged, ``reason``, and the CGM files whose rows it built
+    and kept as published."""
+    with connect(warehouse, read_only=True) as con:
+        rows = con.sql(sql_text("incremental/read_night_plan.sql")).pl().to_dicts()
+    return rows[0] if rows else {}
+
+
 def _cell(v: object) -> str:
     if v is None:
         return "–"

@@ -20,8 +20,14 @@ def build_core(cfg: PipelineConfig, build: Path, files: list[LandingFile],
                run: b.RunInfo) -> dict[str, int]:
     """raw + core layers in the new build file."""
     counts = b.create_build(cfg, build, files, staged, problems, run)
-    get_run_logger().info("raw/core built: %s", {k: v for k, v in counts.items()
-                                                  if k.startswith(("raw.", "core."))})
+    log = get_run_logger()
+    with b.connect(build, read_only=True) as con:
+        plan = con.sql("SELECT night, reason, cgm_files_built, cgm_files_kept "
+                       "FROM work.build_state").pl().row(0, named=True)
+    log.info("night: %s (%s); CGM files built %d, kept as published %d", plan["night"],
+             plan["reason"], plan["cgm_files_built"], plan["cgm_files_kept"])
+    log.info("raw/core built: %s", {k: v for k, v in counts.items()
+                                     if k.startswith(("raw.", "core."))})
     return counts
 
 

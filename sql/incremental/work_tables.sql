@@ -24,5 +24,9 @@ CREATE OR REPLACE TABLE work.changed (table_name VARCHAR NOT NULL, participant_i
 -- the build state publish makes the warehouse's (sql/incremental/build_state.sql)
 CREATE OR REPLACE TABLE work.build_state (
     build_code VARCHAR, trial_sha256 VARCHAR, as_of DATE, sites VARCHAR,
-    file_issue_digest VARCHAR
+    file_issue_digest VARCHAR,
+    night VARCHAR,                     -- full | incremental | unchanged (work.night)
+    reason VARCHAR,
+    cgm_files_built INTEGER,           -- CGM files whose rows this night built ...
+    cgm_files_kept INTEGER             -- ... and kept as published
 );

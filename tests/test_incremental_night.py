@@ -1,0 +1,119 @@
+"""Incremental nights (isletflow/build.py plan_night, sql/incremental/): the sample trial's
+deliveries replayed night by night give, on the last night, the same tables as a full rebuild
+of the same files; a night with no new file changes no table; a night rebuilds only its new
+CGM files; the endpoint declarations are checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from isletflow import build as b
+from isletflow.config import PipelineConfig
+from isletflow.demo import generate_trial
+from isletflow.endpoints.registry import ENDPOINTS, Endpoint, check_declarations
+from isletflow.landing import scan_landing
+from isletflow.staging import dictionary_for, site_dictionaries, stage_export
+from isletflow.warehouse import table_digests
+
+LAYERS = ("raw", "core", "quality", "endpoints")
+
+
+def night(landing: Path, warehouse: Path, stage: Path, now: dt.datetime,
+          full_refresh: bool = False) -> dict:
+    """One night as the flow runs it (without Prefect): stage, build, validate, endpoints,
+    publish; returns how the night was built (audit.build_state)."""
+    cfg = PipelineConfig.from_params(landing, warehouse, None, None, full_refresh, str(stage),
+                                     None)
+    files, problems = scan_landing(cfg.landing_dir, set(cfg.trial.site_ids))
+    dictionaries = site_dictionaries(files)
+    staged = [stage_export(f, cfg.stage_dir, dictionary=dictionary_for(f, dictionaries),
+                           redcap_fields=cfg.trial.redcap_fields) for f in files]
+    run = b.RunInfo(str(uuid.uuid4()), None, now)
+    build = b.build_path_for(warehouse, run.run_id)
+    b.create_build(cfg, build, files, staged, problems, run)
+    b.validate_build(build, now, cfg.trial)
+    b.compute_endpoints(build, cfg)
+    b.publish(build, cfg, run, len(files))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.sql("SELECT night, cgm_files_built, cgm_files_kept FROM audit.build_state"
+                       ).pl().row(0, named=True)
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    """A small sample trial (4 participants, 300 days, the planted faults of the sample trial
+    that fall in it) delivered in 4 nights by the files' received times; then a night with
+    nothing new; then a full rebuild of the same files into another warehouse."""
+    root = tmp_path_factory.mktemp("replay")
+    src = root / "all"
+    generate_trial(src, seed=7, participants=4, days=300)
+    files = sorted((p for p in src.rglob("*") if p.is_file()), key=lambda p: p.stat().st_mtime)
+    # nights cut so that each brings a quarter of the CGM exports (and what came with them)
+    cgm = sorted({p.stat().st_mtime for p in files if p.parent.name == "cgm"})  # (a day's
+    # exports share a received time)
+    cuts = [cgm[(len(cgm) * (k + 1)) // 4 - 1] for k in range(4)]
+    assert len(set(cuts)) == 4 and cuts[-1] == files[-1].stat().st_mtime
+    landing, stage = root / "landing", root / "stage"
+    nights = []
+    for last in cuts:
+        for p in files:
+            q = landing / p.relative_to(src)
+            if p.stat().st_mtime <= last and not q.exists():
+                q.parent.mkdir(parents=True, exist_ok=True)
+                os.link(p, q)  # same bytes, same received time
+        now = dt.datetime.fromtimestamp(last, dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=2)
+        nights.append(night(landing, root / "inc.duckdb", stage, now))
+    before_rerun = table_digests(root / "inc.duckdb", LAYERS)
+    rerun = night(landing, root / "inc.duckdb", stage, now + dt.timedelta(days=1))
+    full = night(landing, root / "full.duckdb", stage, now, full_refresh=True)
+    n_cgm = sum(1 for p in landing.glob("*/cgm/*") if p.is_file())
+    return {"root": root, "nights": nights, "rerun": rerun, "full": full,
+            "before_rerun": before_rerun, "n_cgm": n_cgm}
+
+
+def test_last_incremental_night_equals_a_full_rebuild(replay):
+    inc = table_digests(replay["root"] / "inc.duckdb", LAYERS)
+    full = table_digests(replay["root"] / "full.duckdb", LAYERS)
+    assert inc.keys() == full.keys()
+    assert len(inc) >= 40  # every raw, core, quality and endpoint table compared
+    assert [t for t in sorted(inc) if inc[t] != full[t]] == []
+
+
+def test_nights_after_the_first_are_incremental_and_build_only_their_files(replay):
+    nights = replay["nights"]
+    assert [n["night"] for n in nights] == ["full", "incremental", "incremental", "incremental"]
+    assert nights[0]["cgm_files_kept"] == 0
+    for n in nights[1:]:
+        assert n["cgm_files_kept"] > 0  # the published CGM files were not built again
+    # over the four nights each CGM file was built about once, not once per night
+    assert sum(n["cgm_files_built"] for n in nights) < 1.5 * replay["n_cgm"]
+    assert replay["full"]["night"] == "full"
+    assert replay["full"]["cgm_files_built"] == replay["n_cgm"] - sum(
+        1 for p in (replay["root"] / "landing").glob("*/cgm/*") if p.stat().st_size == 0)
+
+
+def test_a_night_with_no_new_file_changes_no_table(replay):
+    assert replay["rerun"]["night"] == "unchanged"
+    after = table_digests(replay["root"] / "inc.duckdb", LAYERS)
+    assert after == replay["before_rerun"]
+
+
+def test_endpoint_declarations_are_checked():
+    check_declarations()  # the project's own
+    assert {e.name for e in ENDPOINTS} >= {"cgm_metrics", "primary_endpoint", "igls"}
+    reads_later = (Endpoint("a", ("endpoints.b",), lambda t, c: None),
+                   Endpoint("b", ("core.infusions",), lambda t, c: None))
+    with pytest.raises(ValueError, match="not declared before it"):
+        check_declarations(reads_later)
+    mixed = (Endpoint("a", ("core.infusions",), lambda t, c: None),
+             Endpoint("b", ("endpoints.a",), lambda t, c: None, by_participant=True))
+    with pytest.raises(ValueError, match="not computed by participant"):
+        check_declarations(mixed)
+    with pytest.raises(ValueError, match="is not core"):
+        check_declarations((Endpoint("a", ("raw.redcap",), lambda t, c: None),))
