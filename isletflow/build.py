@@ -32,8 +32,8 @@ from isletflow.runs import unpublished_runs
 from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_issues,
                                pandera_issues)
 from isletflow.staging import READER_CODE, StagedFile
-from isletflow.warehouse import (connect, load_trial_rows, read_table, run_sql, sql_files,
-                                 sql_text, table_counts, write_table)
+from isletflow.warehouse import (connect, load_raw, load_trial_rows, read_table, run_sql,
+                                 sql_files, sql_text, table_counts, write_table)
 from schemas.core import CORE_MODELS, core_contracts
 from schemas.gx_suites import GX_SUITES
 from schemas.keys import CORE_KEYS
@@ -249,14 +249,14 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
                     [BUILD_CODE, cfg.trial.sha256, cfg.as_of,
                      ",".join(cfg.sites) if cfg.sites else None, _issue_digest(file_issues),
                      plan.mode, plan.reason])
-        con.register("_parts", parts.to_arrow())
-        con.execute("CREATE OR REPLACE TABLE audit.staged_partitions AS SELECT * FROM _parts")
-        con.unregister("_parts")
         if plan.mode == "unchanged":
             return table_counts(con)
         if plan.mode == "incremental":
             _prev_participant_digests(con)
         kept = _load_raw(con, cfg, staged, definition[0]["file_id"], plan)
+        con.register("_parts", parts.to_arrow())  # (after _load_raw: it reads the published)
+        con.execute("CREATE OR REPLACE TABLE audit.staged_partitions AS SELECT * FROM _parts")
+        con.unregister("_parts")
         for name in sql_files("core"):
             if name not in CGM_CORE_SQL:
                 run_sql(con, name)
@@ -317,8 +317,8 @@ def _issue_digest(issues: list[dict]) -> str:
 
 def _load_raw(con, cfg: PipelineConfig, staged: Sequence[StagedFile], trial_file_id: str,
               plan: NightPlan) -> set[str]:
-    """The night's raw rows: every format but CGM loaded anew; CGM rows of new files added and
-    of removed files deleted (a full night: all). Fills work.cgm_scope (new CGM files) and
+    """The night's raw rows: every format but CGM loaded anew; the CGM views over every loaded
+    file's partition (sql/raw/load_dexcom_clarity.sql). Fills work.cgm_scope (new CGM files) and
     work.cgm_removed, and the temp table _kept_loaded (CGM files kept as published), whose ids
     are returned."""
     if plan.mode == "full":
@@ -331,15 +331,18 @@ def _load_raw(con, cfg: PipelineConfig, staged: Sequence[StagedFile], trial_file
     tonight = {s.file_id for s in staged if s.export_format in CGM_FORMATS and s.parquet}
     new, removed, kept = tonight - before, before - tonight, before & tonight
     for fmt in (*CGM_FORMATS, *OTHER_FORMATS):
-        parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet
-                       and (fmt in OTHER_FORMATS or s.file_id in new))
-        if parts:
-            run_sql(con, f"raw/load_{fmt}.sql", {"files": parts})
+        parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
+        if parts:  # (CGM: a view over every loaded file's partition)
+            load_raw(con, fmt, parts)
+        elif fmt in CGM_FORMATS:  # none (any more): the empty table of raw/tables.sql
+            if con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                           "table_schema = 'raw' AND table_name = ? AND table_type = 'VIEW'",
+                           [fmt]).fetchall()[0][0]:
+                con.execute(f"DROP VIEW raw.{fmt}")
+            run_sql(con, "raw/tables.sql")  # (CREATE TABLE IF NOT EXISTS)
     for table, ids in (("work.cgm_scope", new), ("work.cgm_removed", removed)):
         if ids:
             con.executemany(f"INSERT INTO {table} VALUES (?)", [[i] for i in sorted(ids)])
-    if removed:
-        run_sql(con, "incremental/delete_removed_raw.sql")
     con.register("_kept_ids", pl.DataFrame({"file_id": sorted(kept)},
                                            schema={"file_id": pl.String}).to_arrow())
     con.execute("CREATE OR REPLACE TEMP TABLE _kept_loaded AS SELECT * FROM _kept_ids")

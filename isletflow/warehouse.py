@@ -95,6 +95,25 @@ def table_digests(path: Path, schemas: tuple[str, ...] = ("endpoints",)) -> dict
     return out
 
 
+def load_raw(con: duckdb.DuckDBPyConnection, fmt: str, partitions: list[str]) -> None:
+    """The raw rows of the staged ``partitions`` (paths) of export format ``fmt``: CGM exports
+    (``dexcom_clarity``, ``libreview``) as a view over the partitions (one text copy of the
+    readings, sql/raw/load_dexcom_clarity.sql), every other format inserted into its table."""
+    if fmt not in CGM_VIEWS:
+        run_sql(con, f"raw/load_{fmt}.sql", {"files": partitions})
+        return
+    listed = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in partitions) + "]"
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE "
+                       "table_schema = 'raw' AND table_name = ?", [fmt]).fetchall()
+    if kind and kind[0][0] == "BASE TABLE":  # (the empty table of raw/tables.sql)
+        con.execute(f"DROP TABLE raw.{fmt}")
+    con.execute(sql_text(f"raw/load_{fmt}.sql").replace("{files}", listed))
+
+
+# Export formats whose raw rows are a view over their staged Parquet partitions.
+CGM_VIEWS = ("dexcom_clarity", "libreview")
+
+
 def load_trial_rows(con: duckdb.DuckDBPyConnection, trial: Trial, file_id: str) -> None:
     """The trial definition as rows of raw.trial_* (sql/raw/load_trial.sql)."""
     tables = trial.tables(file_id)

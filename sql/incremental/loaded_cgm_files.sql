@@ -1,3 +1,3 @@
--- The CGM files whose raw rows the warehouse holds.
-SELECT DISTINCT file_id FROM raw.dexcom_clarity
-UNION SELECT DISTINCT file_id FROM raw.libreview
+-- The CGM files whose rows the published warehouse holds (its staged partitions).
+SELECT file_id FROM audit.staged_partitions
+WHERE export_format IN ('dexcom_clarity', 'libreview')
