@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from pathlib import Path
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from isletflow.build import RunInfo, build_path_for, run_environment
 from isletflow.config import PROJECT_ROOT, PipelineConfig
+from isletflow.run_summary import night_plan
 from isletflow.runs import journal, remove_stale_builds, run_lock
-from isletflow.staging import dictionary_for, site_dictionaries
-from tasks.landing import discover_files, stage_file
+from isletflow.staging import site_dictionaries
+from tasks.landing import discover_files
+from tasks.runners import stage_files, staging_runner  # per-file staging: threads or Dask
 from tasks.artifacts import previous_summary, run_artifacts
 from tasks.warehouse import (build_core, compute_endpoints, files_not_loaded, publish,
                              validate_core)
@@ -29,6 +30,8 @@ def nightly(
     full_refresh: bool = False,
     stage_dir: str | None = None,
     trial: str = "trials/islet-101.toml",
+    dask_address: str | None = None,
+    dask_workers: int = 0,
 ) -> dict:
     """Load every site export under ``landing_dir`` into a new warehouse and publish it.
 
@@ -37,14 +40,23 @@ def nightly(
         warehouse: DuckDB warehouse file to publish (built aside, renamed into place).
         as_of: Data cut date: only files received by this day (UTC) are used.
         sites: Only these sites (e.g. US01, DE01); empty means all.
-        full_refresh: Parse every file again, even when its sha256 is already staged.
+        full_refresh: Rebuild the warehouse from every file (a night otherwise starts from
+            the published warehouse and applies only new, changed and removed files) and parse
+            every file again, even when its sha256 is already staged.
         stage_dir: Cache of parsed files; empty means stage/ next to the warehouse.
         trial: Trial definition file (trials/<name>.toml): sites, visits, REDCap and lab
             mappings, endpoint parameters. Checked first: a mistake fails the run before
             anything is built, with every mistake listed.
+        dask_address: Dask scheduler (e.g. tcp://10.0.0.5:8786) to stage the files on:
+            each export is parsed to Parquet on the cluster's workers, which must see the
+            landing and stage folders at the same paths; the warehouse is built here.
+            Empty: staged in threads of this run's process.
+        dask_workers: Stage the files on a local Dask cluster of this many worker
+            processes, started for the run; 0: no local cluster. Not with dask_address.
     """
     cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh,
                                      stage_dir, _trial_path(trial))
+    runner = staging_runner(dask_address, dask_workers)  # None: the flow's own threads
     run = RunInfo(run_id=str(flow_run.id or uuid.uuid4()), flow_run_id=flow_run.id,
                   started_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
     log = get_run_logger()
@@ -57,7 +69,7 @@ def nightly(
                 full_refresh=full_refresh, trial_file_id=(cfg.trial.sha256 or "")[:16] or None,
                 **run_environment())
         try:
-            summary = _night(cfg, run)
+            summary = _night(cfg, run, runner)
         except BaseException as err:
             journal(cfg.warehouse, run.run_id, "failed", error=type(err).__name__)
             raise
@@ -74,14 +86,10 @@ def _trial_path(trial: str) -> Path:
     return p if p.is_absolute() or p.exists() else PROJECT_ROOT / p
 
 
-def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
+def _night(cfg: PipelineConfig, run: RunInfo, runner=None) -> dict:
     files, problems = discover_files(cfg)
     dictionaries = site_dictionaries(files)  # each site's REDCap data dictionary, if sent
-    futures = stage_file.with_options(refresh_cache=cfg.full_refresh).map(
-        files, cfg=unmapped(cfg), dictionary=[dictionary_for(f, dictionaries) for f in files])
-    # a Prefect cache hit (same sha256, reader code and stage folder) counts as unchanged
-    staged = [dataclasses.replace(s, cached=True) if f.state.name == "Cached" else s
-              for f, s in ((f, f.result()) for f in futures)]
+    staged = stage_files(files, cfg, dictionaries, runner)  # cache hits marked cached
     previous = previous_summary(cfg.warehouse)
     build = build_path_for(cfg.warehouse, run.run_id)
     try:
@@ -99,6 +107,7 @@ def _night(cfg: PipelineConfig, run: RunInfo) -> dict:
         "files_unreadable": sum(1 for s in staged if s.error),
         "files_not_loaded": files_not_loaded(cfg.warehouse),
         "rows_quarantined": quarantined, "endpoint_rows": endpoint_rows, "table_rows": counts,
+        "night": night_plan(cfg.warehouse),  # full / incremental / unchanged, and why
     }
     summary["endpoint_values_changed"] = run_artifacts(summary, cfg.warehouse, previous,
                                                     cfg.docs_dir / "index.html")

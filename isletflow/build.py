@@ -29,7 +29,8 @@ from isletflow.broken_files import set_aside_broken_files
 from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem, sha256_of
 from isletflow.runs import unpublished_runs
-from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_issues,
+from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_columns,
+                               gx_issues,
                                pandera_issues)
 from isletflow.staging import READER_CODE, StagedFile
 from isletflow.warehouse import (connect, load_raw, load_trial_rows, read_table, run_sql,
@@ -113,7 +114,7 @@ CGM_CORE_SQL = ("core/01b_quarantined_files.sql", "core/03_cgm_readings.sql",
 FILE_PARTITIONED = ("cgm_readings", "fingerstick_glucose")
 # CGM rows harmonised (and validated by pandera and GX) per statement: bounds the memory of a
 # night with millions of new readings (a cold build of a large trial).
-CHUNK_ROWS = 4_000_000
+CHUNK_ROWS = 1_000_000
 
 
 def _code_digest() -> str:
@@ -427,9 +428,8 @@ def validate_build(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path |
                     issues = pl.concat([issues, gx_issues(df, GX_SUITES[table], table)])
                     if docs_dir is not None and table not in for_docs:  # (a large night:
                         # the first chunk of its CGM rows)
-                        for_docs[table] = (df.drop("source_file_id", "source_row",
-                                                   "record_status").to_pandas(),
-                                           GX_SUITES[table])
+                        used = gx_columns(GX_SUITES[table], df.columns)
+                        for_docs[table] = (df.select(used).to_pandas(), GX_SUITES[table])
                 _quarantine(con, issues, moved)
         set_aside_broken_files(con, moved)  # most rows of a file fail one rule: one file query
         if mode == "incremental":

@@ -39,6 +39,7 @@ def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, p
         state = client.read_flow_run(run.id).state
         deployment = client.read_deployment_by_name("nightly/nightly")
         second = client.read_deployment_by_name("nightly/nightly-islet-301")
+        on_dask = client.read_deployment_by_name("nightly/nightly-dask")
     assert state.type == StateType.COMPLETED, worker.stdout[-3000:] + worker.stderr[-3000:]
     schedule = deployment.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 2 * * *", "America/Toronto")
@@ -56,6 +57,15 @@ def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, p
     assert second.parameters["trial"] == "trials/islet-301.toml"
     assert second.parameters["warehouse"] == "data/islet-301/warehouse.duckdb"
     assert [s.active for s in second.schedules] == [False]
+    # staging on a Dask cluster: the same flow, the scheduler's address as a parameter (the
+    # default port of `dask scheduler`), scheduled but off until a cluster is there
+    assert on_dask.entrypoint == deployment.entrypoint == "flows/nightly.py:nightly"
+    assert on_dask.parameters["dask_address"] == "tcp://127.0.0.1:8786"
+    assert on_dask.parameters["warehouse"] == "data/warehouse.duckdb"
+    assert [s.active for s in on_dask.schedules] == [False]
+    assert on_dask.global_concurrency_limit.limit == 1
+    assert form["dask_address"]["description"].startswith("Dask scheduler")
+    assert form["dask_workers"]["type"] == "integer" and form["dask_workers"]["default"] == 0
     with duckdb.connect(str(wh), read_only=True) as con:
         sites = {r[0] for r in con.sql("SELECT DISTINCT site_id FROM core.participants").fetchall()}
         runs = con.sql("SELECT flow_run_id, as_of FROM audit.runs").fetchall()
