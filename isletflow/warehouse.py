@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import duckdb
@@ -47,7 +48,15 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         con.execute("SET preserve_insertion_order = false")
+        # DuckDB's buffer pool grows to 80 % of RAM unless limited: a cap keeps the night's
+        # peak memory bounded (operators past it spill to disk next to the file)
+        con.execute("SET memory_limit = ?", [os.environ.get("ISLETFLOW_DUCKDB_MEMORY",
+                                                            DUCKDB_MEMORY)])
     return con
+
+
+# DuckDB's memory cap for the build (environment ISLETFLOW_DUCKDB_MEMORY overrides it)
+DUCKDB_MEMORY = "1GB"
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str, order_by: str | None = None,
