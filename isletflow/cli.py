@@ -89,9 +89,11 @@ def run(
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file to publish.")] = DEFAULT_WAREHOUSE,
     as_of: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only files received by this date.")] = None,
     sites: Annotated[list[str] | None, typer.Option("--sites", help="Only these sites (repeat the option).")] = None,
-    full_refresh: Annotated[bool, typer.Option(help="Re-parse every file, ignoring staged partitions.")] = False,
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild the warehouse from every file (not only what is new since the published night) and re-parse every file, ignoring staged partitions.")] = False,
     summary: Annotated[bool, typer.Option(help="Print the endpoint summary afterwards.")] = True,
     trial: Annotated[Path, typer.Option(help="Trial definition file (checked first: a mistake stops the run before it builds anything).")] = DEFAULT_TRIAL,
+    dask_address: Annotated[str | None, typer.Option(help="Stage the files on this Dask scheduler (e.g. tcp://10.0.0.5:8786); its workers must see the landing and stage folders at the same paths.")] = None,
+    dask_workers: Annotated[int, typer.Option(min=0, help="Stage the files on a local Dask cluster of this many worker processes (0: threads of this process).")] = 0,
 ) -> None:
     """Run the nightly flow once (under Prefect) and publish the warehouse."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -101,15 +103,24 @@ def run(
         console.print(f"[red]landing folder {landing} does not exist[/]; "
                       "write the sample trial with 'isletflow demo-data'")
         raise typer.Exit(2)
+    if dask_address and dask_workers:
+        console.print("[red]give --dask-address (an existing Dask cluster) or --dask-workers "
+                      "(a local one), not both[/]")
+        raise typer.Exit(2)
     _check_trial_or_exit(trial)
     t0 = time.perf_counter()
     result = nightly(landing_dir=str(landing), warehouse=str(warehouse),
                      as_of=as_of.date() if as_of else None, sites=sites,
-                     full_refresh=full_refresh, trial=str(trial))
+                     full_refresh=full_refresh, trial=str(trial), dask_address=dask_address,
+                     dask_workers=dask_workers)
     console.print(f"published {result['warehouse']} in {time.perf_counter() - t0:.1f} s: "
                   f"{result['files']} files ({result['files_cached']} unchanged), "
                   f"{result['files_not_loaded']} not loaded, "
                   f"{sum(result['rows_quarantined'].values())} rows quarantined")
+    night = result.get("night") or {}
+    if night:
+        console.print(f"night: {night['night']} ({night['reason']}); CGM files built "
+                      f"{night['cgm_files_built']:,}, kept as published {night['cgm_files_kept']:,}")
     if summary:
         print_summary(warehouse)
 
@@ -328,8 +339,8 @@ def _read_one_file(file: Path, read, **kwargs):
     """``read(file, **kwargs)`` for the single-file tools: a missing file exits 2, a file
     that cannot be read exits 1, each with one plain line instead of a traceback: isletflow's
     own message, or only the type of a library's error (its text may quote the file's
-    content: ``readers.read_error_message``)."""
-    import duckdb
+    content: ``readers.read_error_message``). DuckDB's errors are caught only once ``read``
+    has imported DuckDB: ``cgm-metrics`` on a long CSV never does (its import is 0.1 s)."""
     import polars as pl
 
     from isletflow.readers import read_error_message
@@ -343,7 +354,8 @@ def _read_one_file(file: Path, read, **kwargs):
         raise typer.Exit(2)
     try:
         return read(file, **kwargs)
-    except (ValueError, pl.exceptions.PolarsError, duckdb.Error) as err:
+    except (ValueError, pl.exceptions.PolarsError,
+            *([sys.modules["duckdb"].Error] if "duckdb" in sys.modules else [])) as err:
         console.print(read_error_message(err), style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
 

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from prefect import unmapped
+from prefect import get_run_logger, unmapped
 from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner
 
 from isletflow.config import PipelineConfig
 from isletflow.landing import LandingFile
-from isletflow.staging import StagedFile, dictionary_for
+from isletflow.staging import StagedFile, dictionary_for, is_staged, stage_export
 from tasks.landing import stage_file
 
 
@@ -79,14 +79,41 @@ def stage_files(files: list[LandingFile], cfg: PipelineConfig, dictionaries: dic
     carries its flow run's context, parameters included, so a subflow taking the file list
     would send every file's record with every file's task (quadratic in the night's files) and
     store the list as the subflow run's parameters in the Prefect API."""
-    task = stage_file.with_options(refresh_cache=cfg.full_refresh)
-    parameters = {"f": files, "cfg": unmapped(cfg),
-                  "dictionary": [dictionary_for(f, dictionaries) for f in files]}
-    if runner is None:
-        return _outcomes(task.map(**parameters))
-    with temporary_settings(updates={PREFECT_API_URL: _api_url()}), \
-            runner.duplicate() as started:
-        return _outcomes(started.map(task, parameters))
+    done = {} if cfg.full_refresh else already_staged(files, cfg, dictionaries)
+    todo = [f for f in files if f.file_id not in done]
+    if done:
+        get_run_logger().info("%d of %d files unchanged since they were staged (same sha256, "
+                              "reader and dictionary): read from their partitions",
+                              len(done), len(files))
+    staged: dict[str, StagedFile] = dict(done)
+    if todo:
+        task = stage_file.with_options(refresh_cache=cfg.full_refresh)
+        parameters = {"f": todo, "cfg": unmapped(cfg),
+                      "dictionary": [dictionary_for(f, dictionaries) for f in todo]}
+        if runner is None:
+            outcomes = _outcomes(task.map(**parameters))
+        else:
+            with temporary_settings(updates={PREFECT_API_URL: _api_url()}), \
+                    runner.duplicate() as started:
+                outcomes = _outcomes(started.map(task, parameters))
+        staged.update((f.file_id, s) for f, s in zip(todo, outcomes))
+    return [staged[f.file_id] for f in files]
+
+
+def already_staged(files: list[LandingFile], cfg: PipelineConfig,
+                   dictionaries: dict[str, LandingFile]) -> dict[str, StagedFile]:
+    """The files whose partition is already in the stage folder (same sha256, reader code,
+    trial fields and site dictionary), as their staged record (``cached``), read here in the
+    flow: a Prefect task run per unchanged file cost more than reading its partition's
+    metadata (a night with nothing new: hundreds of task runs)."""
+    fields = cfg.trial.redcap_fields
+    out = {}
+    for f in files:
+        dictionary = dictionary_for(f, dictionaries)
+        if is_staged(cfg.stage_dir, f.sha256, dictionary, fields):
+            out[f.file_id] = stage_export(f, cfg.stage_dir, dictionary=dictionary,
+                                          redcap_fields=fields)
+    return out
 
 
 def _api_url() -> str | None:
