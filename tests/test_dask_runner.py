@@ -59,7 +59,6 @@ def test_an_address_and_a_local_cluster_together_are_refused():
 def test_staging_on_a_dask_cluster_publishes_the_same_warehouse(tmp_path, prefect_server):
     from distributed import Client, LocalCluster
 
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     from flows.nightly import nightly
     from isletflow.demo import generate_trial
@@ -89,18 +88,3 @@ def test_staging_on_a_dask_cluster_publishes_the_same_warehouse(tmp_path, prefec
                 "endpoint_rows", "table_rows"):
         assert on_dask[key] == threads[key], key
 
-    # the next night on a local cluster of 2 processes the flow starts itself: every readable
-    # file is unchanged (its partition, written by the other cluster's workers, is found in
-    # the stage folder), and no table changes
-    # (Prefect's result storage set to a folder of its own for this night: the setting reaches
-    # the workers with each task)
-    with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: tmp_path / "results"}):
-        again = nightly(landing_dir=landing, warehouse=str(tmp_path / "dask" / "wh.duckdb"),
-                        dask_workers=2)
-    assert again["files"] == threads["files"]
-    assert again["files_cached"] == again["files"] - again["files_unreadable"]
-    # the workers wrote Prefect's cache record of each staged file (staged_cache_key) where
-    # the flow's machine finds it: the next night's tasks are `Cached`
-    records = list((tmp_path / "results").glob("stage-*"))
-    assert len(records) == again["files"] - again["files_unreadable"]
-    assert warehouse_digests(tmp_path / "dask" / "wh.duckdb") == expected

@@ -42,10 +42,16 @@ def test_one_deployment_per_trial_file_each_valid_with_its_own_warehouse():
 
     spec = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
     deps = spec["deployments"]
-    trials = [d["parameters"]["trial"] for d in deps]
-    assert sorted(trials) == ["trials/islet-101.toml", "trials/islet-301.toml"]
+    trials = sorted({d["parameters"]["trial"] for d in deps})
+    assert trials == ["trials/islet-101.toml", "trials/islet-301.toml"]
     for d in deps:
         assert set(d["parameters"]) == set(inspect.signature(nightly.fn).parameters), d["name"]
         assert check_trial(PROJECT_ROOT / d["parameters"]["trial"]) == [], d["name"]
-    assert len({d["parameters"]["warehouse"] for d in deps}) == len(deps)
-    assert len({d["parameters"]["landing_dir"] for d in deps}) == len(deps)
+    # each trial its own warehouse and landing folder (a variant of a trial's deployment,
+    # nightly-dask, shares its trial's: its runs queue behind the trial's own)
+    for key in ("warehouse", "landing_dir"):
+        by_trial = {d["parameters"]["trial"]: set() for d in deps}
+        for d in deps:
+            by_trial[d["parameters"]["trial"]].add(d["parameters"][key])
+        assert all(len(v) == 1 for v in by_trial.values()), key
+        assert len(set().union(*by_trial.values())) == len(trials), key
