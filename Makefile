@@ -35,8 +35,12 @@ run: env
 test: env
 	$(BIN)/pytest
 
+# BENCH_NIGHTLY: scales of the nightly run as a process (bench/scale.py; 100 generates a 1,400-
+# participant trial once, about 11 GB under data/bench/nightly/x100); BENCH_NIGHTLY= skips it.
+BENCH_NIGHTLY ?= 1 100
 bench: env
-	$(BIN)/python bench/run.py --scales 1 10 --workdir data/bench $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --scales 1 10 --workdir data/bench --nightly $(BENCH_NIGHTLY) \
+		$(BENCH_ARGS)
 
 serve: env
 	$(BIN)/isletflow serve --port $(or $(PORT),4200)

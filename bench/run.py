@@ -72,7 +72,7 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
     from isletflow.landing import LandingFile, sha256_of
     from isletflow.staging import stage_export
     from isletflow.trial import load_trial
-    from isletflow.warehouse import connect, load_trial_rows, run_sql, write_table
+    from isletflow.warehouse import connect, load_raw, load_trial_rows, run_sql, write_table
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -106,7 +106,7 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
                                                        orient="row"))
     for fmt, files in staged.items():
         if files:
-            run_sql(con, f"raw/load_{fmt}.sql", {"files": files})
+            load_raw(con, fmt, files)  # a view over the partitions, as the build has it
     for name in ("core/01b_quarantined_files.sql", "core/03_cgm_readings.sql",
                  "resolve/00_cgm_status_column.sql", "resolve/01_cgm_overlaps.sql"):
         run_sql(con, name)
@@ -212,6 +212,10 @@ def main() -> None:
     ap.add_argument("--iglu-scales", type=int, nargs="*", default=None,
                     help="scales at which iglu-python is run too (default: all); iglu took 382 s on the "
                          "10x frame (12.8 M readings) here")
+    ap.add_argument("--nightly", type=int, nargs="*", default=[],
+                    help="scales at which `isletflow run` is measured as a process (bench/scale.py): "
+                         "1 = the sample trial, cold and no-change night; N > 1 = a generated "
+                         "N x trial, cold and one incremental night, disk per layer")
     args = ap.parse_args()
     import polars as pl
 
@@ -234,6 +238,9 @@ def main() -> None:
         else:
             print(f"CGM metrics   isletflow {ti:8.3f} s {mi:7.0f} MiB | iglu-python not run "
                   "at this scale (--iglu-scales)")
+        if scale == 1:  # `isletflow cgm-metrics` vs iglu-python as whole processes (issue 12.5)
+            from cgm_tool import cgm_tool_vs_iglu
+            cgm_tool_vs_iglu(parquet)
         tn, mn, _ = measure(ingest, dirs, work / "ingest")
         ts, ms, rows = measure(duckdb_scan, dirs)
         print(f"ingest+metrics isletflow {tn:7.2f} s {mn:7.0f} MiB | duckdb read_csv scan "
@@ -243,6 +250,10 @@ def main() -> None:
         print(f"context       duckdb read_csv into a DuckDB file table (text rows, one layer) "
               f"{tl:6.2f} s {ml:7.0f} MiB | isletflow / that load {tn / tl:5.2f}x")
         print(f"ingest rate   {n / tn:,.0f} readings/s")
+    if args.nightly:
+        from scale import nightly_bench  # bench/scale.py
+
+        nightly_bench(args.workdir, args.nightly)
 
 
 if __name__ == "__main__":

@@ -271,12 +271,18 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
             run_sql(con, "incremental/set_aside_kept.sql")
         run_sql(con, "incremental/count_scope.sql")
         run_sql(con, CGM_CORE_SQL[0])
-        for chunk in _chunks(con, "work.cgm_scope", by_id):
+        chunks = _chunks(con, "work.cgm_scope", by_id)
+        for chunk in chunks:
             con.execute("DELETE FROM work.cgm_chunk")
             if chunk:
                 con.executemany("INSERT INTO work.cgm_chunk VALUES (?)", [[f] for f in chunk])
+            if len(chunks) > 1:  # the raw views over this chunk's partitions only: a view over
+                # every partition would be scanned again for each chunk (thousands of files)
+                _raw_cgm_views(con, [s for s in staged if s.file_id in set(chunk)])
             for name in CGM_CORE_SQL[1:]:
                 run_sql(con, name)
+        if len(chunks) > 1:
+            _raw_cgm_views(con, staged)
         if file_issues:
             con.register("_issues", pl.DataFrame(
                 [i for i in file_issues if i["source_file_id"] not in kept],
@@ -349,6 +355,14 @@ def _load_raw(con, cfg: PipelineConfig, staged: Sequence[StagedFile], trial_file
     con.execute("CREATE OR REPLACE TEMP TABLE _kept_loaded AS SELECT * FROM _kept_ids")
     con.unregister("_kept_ids")
     return kept
+
+
+def _raw_cgm_views(con, staged: Sequence[StagedFile]) -> None:
+    """raw.dexcom_clarity and raw.libreview as views over the partitions of ``staged``."""
+    for fmt in CGM_FORMATS:
+        parts = sorted(str(s.parquet) for s in staged if s.export_format == fmt and s.parquet)
+        if parts:
+            load_raw(con, fmt, parts)
 
 
 def _chunks(con, scope_table: str, by_id: dict[str, StagedFile]) -> list[list[str]]:

@@ -56,7 +56,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 # DuckDB's memory cap for the build (environment ISLETFLOW_DUCKDB_MEMORY overrides it)
-DUCKDB_MEMORY = "1GB"
+DUCKDB_MEMORY = "2GB"
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str, order_by: str | None = None,

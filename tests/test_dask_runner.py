@@ -59,7 +59,6 @@ def test_an_address_and_a_local_cluster_together_are_refused():
 def test_staging_on_a_dask_cluster_publishes_the_same_warehouse(tmp_path, prefect_server):
     from distributed import Client, LocalCluster
 
-
     from flows.nightly import nightly
     from isletflow.demo import generate_trial
 

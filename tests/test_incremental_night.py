@@ -49,7 +49,7 @@ def night(landing: Path, warehouse: Path, stage: Path, now: dt.datetime,
 def replay(tmp_path_factory):
     """A small sample trial (4 participants, 300 days, the planted faults of the sample trial
     that fall in it) delivered in 4 nights by the files' received times; then a night with
-    nothing new; then a full rebuild of the same files into another warehouse."""
+    nothing new; then a full rebuild of the same files into another warehouse, in chunks."""
     root = tmp_path_factory.mktemp("replay")
     src = root / "all"
     generate_trial(src, seed=7, participants=4, days=300)
@@ -71,7 +71,13 @@ def replay(tmp_path_factory):
         nights.append(night(landing, root / "inc.duckdb", stage, now))
     before_rerun = table_digests(root / "inc.duckdb", LAYERS)
     rerun = night(landing, root / "inc.duckdb", stage, now + dt.timedelta(days=1))
-    full = night(landing, root / "full.duckdb", stage, now, full_refresh=True)
+    # the full rebuild in small pieces: CGM files harmonised and validated in chunks of
+    # 20,000 rows, CGM endpoints computed 2 participants at a time (the incremental nights
+    # used one chunk and one batch): pieces must not change any table
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(b, "CHUNK_ROWS", 20_000)
+        mp.setattr(b, "PARTICIPANT_BATCH", 2)
+        full = night(landing, root / "full.duckdb", stage, now, full_refresh=True)
     n_cgm = sum(1 for p in landing.glob("*/cgm/*") if p.is_file())
     return {"root": root, "nights": nights, "rerun": rerun, "full": full,
             "before_rerun": before_rerun, "n_cgm": n_cgm}

@@ -94,6 +94,7 @@ from isletflow.demo.faults import PlantedFault, plant_faults
 from isletflow.demo.plans import DemoPlan, plan_for
 from isletflow.demo.profiles import site_of
 from isletflow.demo.redcap import Dictionary
+from isletflow.demo.scale import scaled_plan
 from isletflow.demo.sends import LabCorrection, Send, edc_sends, lab_sends
 from isletflow.demo.truth import planted_truth, write_truth
 from isletflow.trial import Trial, load_trial
@@ -131,8 +132,8 @@ def _set_received(path: Path, day: dt.date) -> None:
 def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None = None,
                    days: int | None = None, faults: bool = True,
                    edc_every_days: int | None = None, lab_every_days: int | None = None,
-                   trial: Trial | str | Path | None = None, truth_path: Path | None = None
-                   ) -> TrialManifest:
+                   trial: Trial | str | Path | None = None, truth_path: Path | None = None,
+                   scale: int = 1) -> TrialManifest:
     """Write the trial's landing area under ``out_dir`` (``<site>/cgm|edc|lab/...``).
 
     ``trial``: the trial file (or a loaded trial; default the sample trial,
@@ -143,9 +144,17 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None
     (defaults: the plan's). ``faults``: plant the plan's faulty files (the sample trial's).
     ``truth_path``: where to write the planted truth as JSON (not written by default; keep it
     out of ``out_dir``, which the landing scan reads).
+    ``scale``: the plan's participants ``scale`` times over, for benchmarking (scale.py: copies
+    under new participant IDs of the trial's pattern, at the same sites, infused over the same
+    calendar), with no planted faults and no planted truth (``truth`` stays empty: working it
+    out holds every participant's readings in memory, about 2 GB at 100 copies).
     """
     trial = trial if isinstance(trial, Trial) else load_trial(trial)
     plan = plan_for(trial)
+    if scale != 1:
+        if truth_path is not None:
+            raise ValueError("the planted truth of a scaled trial is not worked out")
+        plan = scaled_plan(plan, scale, trial)
     participants = len(plan.profiles) if participants is None else participants
     days = max(v.day for v in trial.visits) if days is None else days
     edc_every_days = edc_every_days or plan.edc_every_days
@@ -174,7 +183,8 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None
                                  correction=p.participant_id == plan.corrected_cgm_participant,
                                  libre_pro=p.participant_id == plan.libre_pro_participant,
                                  timing=timing)
-        readings[p.participant_id] = exports.readings
+        if scale == 1:  # kept for the planted truth
+            readings[p.participant_id] = exports.readings
         for name, data, end_day, n in exports.files:
             path = out_dir / site / "cgm" / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,13 +199,35 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None
     m.amended = first + (last - first) // 2
     m.planted_phi += [r.versions[0][1]["@dob"] for sd in data.values() for r in sd.records
                       if r.table == "participants"]
-    sends: list[Send] = []
     latest: dict[str, str] = {}
-    for site, sd in data.items():
-        sends += edc_sends(trial, plan, dic, site, sd, anchor, edc_every_days, m.amended)
+    for site, sd in data.items():  # written site by site: one site's sends in memory at a time
+        sends = edc_sends(trial, plan, dic, site, sd, anchor, edc_every_days, m.amended)
         lab, correction = lab_sends(trial, plan, site, sd, anchor, lab_every_days)
         sends += lab
         m.lab_corrections += [correction] if correction else []
+        _write_sends(out_dir, sends, m, received, latest)
+    m.cut_date = max(received.values())
+    if faults and plan.plant_faults:
+        m.planted_faults = plant_faults(out_dir, set(m.participants),
+                                        {p.participant_id: k for k, p in chosen}, latest,
+                                        plan.infusion_date)
+        m.files += sorted({out_dir / f.rel_path for f in m.planted_faults} - set(m.files))
+    for f in m.planted_faults:  # the faulty files came in after the rest
+        received[out_dir / f.rel_path] = m.cut_date + dt.timedelta(days=1)
+    for path in m.files:
+        _set_received(path, received[path])
+    if scale == 1:
+        m.truth = planted_truth(trial, plan, chosen, days, data, readings, seed)
+    if truth_path is not None:
+        write_truth(truth_path, m.truth)
+        m.truth_path = truth_path
+    return m
+
+
+def _write_sends(out_dir: Path, sends: list[Send], m: TrialManifest,
+                 received: dict[Path, dt.date], latest: dict[str, str]) -> None:
+    """Write a site's EDC and lab files; note each file's day and the latest file of each
+    form (``<site>/edc/<form>``) and of the site's lab (``<site>/lab``), for the faults."""
     for s in sends:
         path = out_dir / s.rel_path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,21 +239,6 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None
             latest[f"{site}/lab"] = s.rel_path
         elif kind == "edc":
             latest[f"{site}/edc/{name.rsplit('_', 1)[0]}"] = s.rel_path
-    m.cut_date = max(received.values())
-    if faults and plan.plant_faults:
-        m.planted_faults = plant_faults(out_dir, set(m.participants),
-                                        {p.participant_id: k for k, p in chosen}, latest,
-                                        plan.infusion_date)
-        m.files += sorted({out_dir / f.rel_path for f in m.planted_faults} - set(m.files))
-    for f in m.planted_faults:  # the faulty files came in after the rest
-        received[out_dir / f.rel_path] = m.cut_date + dt.timedelta(days=1)
-    for path in m.files:
-        _set_received(path, received[path])
-    m.truth = planted_truth(trial, plan, chosen, days, data, readings, seed)
-    if truth_path is not None:
-        write_truth(truth_path, m.truth)
-        m.truth_path = truth_path
-    return m
 
 
 def default_truth_path(out_dir: Path, trial: Trial) -> Path:

@@ -109,10 +109,15 @@ class DemoPlan:
     libre_pro_participant: str | None = None
     corrected_lab_participant: str | None = None
     plant_faults: bool = False    # the sample trial's 17 faulty files and rows (faults.py)
+    copies: int = 1               # a scaled plan's copies of the profiles (scale.py)
 
     def infusion_date(self, k: int) -> dt.date:
-        """Infusion date of the k-th participant (profile order)."""
-        return self.first_infusion + dt.timedelta(days=self.infusion_every_days * k)
+        """Infusion date of the k-th participant (profile order): ``infusion_every_days``
+        apart. In a scaled plan (scale.py: ``copies`` copies, copy-major) copy ``c`` of the
+        ``j``-th profile is infused ``c mod infusion_every_days`` days after the ``j``-th."""
+        copy, j = divmod(k, len(self.profiles) // self.copies)
+        return self.first_infusion + dt.timedelta(
+            days=self.infusion_every_days * j + copy % self.infusion_every_days)
 
     def cgm_habit(self, p: Profile) -> CgmHabit:
         """The participant's device and export: the site's, or the profile's own device."""
