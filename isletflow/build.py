@@ -8,6 +8,7 @@ night: everything happens in ``.<name>.building-<run>`` until :func:`publish` re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -130,10 +131,16 @@ def _code_digest() -> str:
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     h.update(READER_CODE.encode())
+    # and the libraries (DuckDB's time-zone data, polars' arithmetic): another version may
+    # compute other values, so a full rebuild
+    h.update(run_environment()["package_versions"].encode())
     return h.hexdigest()[:16]
 
 
-BUILD_CODE = _code_digest()
+@functools.cache
+def build_code() -> str:
+    """:func:`_code_digest`, computed once per process."""
+    return _code_digest()
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ class NightPlan:
 def plan_night(cfg: PipelineConfig, partitions: pl.DataFrame, file_issue_digest: str
                ) -> NightPlan:
     """Full, incremental or unchanged: incremental when a published warehouse exists that was
-    built by the same code (:data:`BUILD_CODE`), trial file, data cut and site selection, and
+    built by the same code (:func:`build_code`), trial file, data cut and site selection, and
     ``--full-refresh`` was not asked for; unchanged when, besides, tonight's staged partitions
     and file-level issues are the published night's."""
     if cfg.full_refresh:
@@ -161,19 +168,25 @@ def plan_night(cfg: PipelineConfig, partitions: pl.DataFrame, file_issue_digest:
             state = next(iter(con.execute(sql_text("incremental/read_build_state.sql"))
                               .fetchall()), None)
             before = con.table("audit.staged_partitions").pl()
+            # rows set aside as dated in the future: the reference time moves on, so a night
+            # with nothing new still checks them again (as a full rebuild would)
+            dated_later = con.execute(sql_text("incremental/dated_later.sql")).fetchall()[0][0]
         except duckdb.CatalogException:
             return NightPlan("full", "the published warehouse has no build state")
     if state is None:
         return NightPlan("full", "the published warehouse has no build state")
     code, trial_sha, as_of, sites, issues = state
-    if code != BUILD_CODE:
+    if code != build_code():
         return NightPlan("full", "the pipeline code changed since the published night")
     if trial_sha != cfg.trial.sha256:
         return NightPlan("full", "the trial definition changed")
     if (as_of, sites) != (cfg.as_of, ",".join(cfg.sites) if cfg.sites else None):
         return NightPlan("full", "another data cut or site selection than the published night")
-    if issues == file_issue_digest and _same_rows(before, partitions):
+    if issues == file_issue_digest and _same_rows(before, partitions) and not dated_later:
         return NightPlan("unchanged", "no new, changed or removed file")
+    if dated_later:
+        return NightPlan("incremental", "rows dated after the published night's reference "
+                                        "time are checked again")
     return NightPlan("incremental", "new, changed or removed files")
 
 
@@ -247,14 +260,14 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         con.execute("INSERT INTO work.night VALUES (?, ?, ?)",
                     [plan.mode, plan.reason, plan.mode != "unchanged"])
         con.execute("INSERT INTO work.build_state VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
-                    [BUILD_CODE, cfg.trial.sha256, cfg.as_of,
+                    [build_code(), cfg.trial.sha256, cfg.as_of,
                      ",".join(cfg.sites) if cfg.sites else None, _issue_digest(file_issues),
                      plan.mode, plan.reason])
         if plan.mode == "unchanged":
             return table_counts(con)
         if plan.mode == "incremental":
             _prev_participant_digests(con)
-        kept = _load_raw(con, cfg, staged, definition[0]["file_id"], plan)
+        _load_raw(con, cfg, staged, definition[0]["file_id"], plan)
         con.register("_parts", parts.to_arrow())  # (after _load_raw: it reads the published)
         con.execute("CREATE OR REPLACE TABLE audit.staged_partitions AS SELECT * FROM _parts")
         con.unregister("_parts")
@@ -268,8 +281,10 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         run_sql(con, "incremental/cgm_context.sql")
         if plan.mode == "incremental":
             run_sql(con, "incremental/plan_scope.sql")
+        run_sql(con, "incremental/count_scope.sql")  # (takes the scope out of _kept_loaded)
+        kept = {r[0] for r in con.sql("SELECT file_id FROM _kept_loaded").fetchall()}
+        if plan.mode == "incremental":
             run_sql(con, "incremental/set_aside_kept.sql")
-        run_sql(con, "incremental/count_scope.sql")
         run_sql(con, CGM_CORE_SQL[0])
         chunks = _chunks(con, "work.cgm_scope", by_id)
         for chunk in chunks:
@@ -476,14 +491,21 @@ def night_mode(con) -> str:
 
 
 def _table_parts(con, table: str):
-    """The rows of core.``table`` as polars frames: one frame, or for the CGM tables one per
-    chunk of files of at most :data:`CHUNK_ROWS` rows (a large night's readings never in
-    memory at once)."""
-    if table not in FILE_PARTITIONED:
-        yield read_table(con, f"core.{table}")
-        return
-    sizes = con.sql(f"SELECT source_file_id, count(*) FROM core.{table} GROUP BY ALL "
+    """The rows of core.``table`` as polars frames, one per chunk of its source files of at
+    most :data:`CHUNK_ROWS` rows (a large night's readings, or years of cumulative REDCap
+    exports, never in memory at once; the contracts check rows, and a file's rows stay in
+    one frame)."""
+    yield from _file_chunks(con, f"core.{table}", "source_file_id")
+
+
+def _file_chunks(con, table: str, file_column: str):
+    """``table``'s rows as polars frames, by chunks of whole files (``file_column``) of at
+    most :data:`CHUNK_ROWS` rows (one frame, possibly empty, when the table fits)."""
+    sizes = con.sql(f"SELECT {file_column}, count(*) FROM {table} GROUP BY ALL "
                     "ORDER BY 1").fetchall()
+    if sum(n for _, n in sizes) <= CHUNK_ROWS:
+        yield con.table(table).pl()
+        return
     chunks, rows = [[]], 0
     for file_id, n in sizes:
         if chunks[-1] and rows + n > CHUNK_ROWS:
@@ -497,7 +519,7 @@ def _table_parts(con, table: str):
         con.register("_chunk_files", pl.DataFrame({"file_id": chunk},
                                                   schema={"file_id": pl.String}).to_arrow())
         try:
-            yield con.sql(f"SELECT * FROM core.{table} WHERE source_file_id IN "
+            yield con.sql(f"SELECT * FROM {table} WHERE {file_column} IN "
                           "(SELECT file_id FROM _chunk_files)").pl()
         finally:
             con.unregister("_chunk_files")
@@ -539,7 +561,9 @@ def edc_dictionary_issues(con, trial: Trial) -> pl.DataFrame:
     if path is None:
         return empty_issues()
     dic = RedcapDictionary.from_file(path)
-    issues = edc_issues(con.table("raw.redcap").pl(), dic, forms=list(trial.redcap_fields))
+    # by chunks of whole export files (a row's checks depend on its file and values only)
+    issues = pl.concat([edc_issues(part, dic, forms=list(trial.redcap_fields))
+                        for part in _file_chunks(con, "raw.redcap", "file_id")])
     table_of_form = {fm.form: table for table, fm in trial.redcap.forms.items()}
     table_of_column = {c: table_of_form.get(spec.form) if spec else None
                        for c in issues["column_name"].unique().drop_nulls()

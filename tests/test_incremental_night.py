@@ -48,8 +48,9 @@ def night(landing: Path, warehouse: Path, stage: Path, now: dt.datetime,
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory):
     """A small sample trial (4 participants, 300 days, the planted faults of the sample trial
-    that fall in it) delivered in 4 nights by the files' received times; then a night with
-    nothing new; then a full rebuild of the same files into another warehouse, in chunks."""
+    that fall in it) delivered in 4 nights by the files' received times and a fifth night with
+    one late lab file; then a night with nothing new; then a full rebuild of the same files
+    into another warehouse, in chunks."""
     root = tmp_path_factory.mktemp("replay")
     src = root / "all"
     generate_trial(src, seed=7, participants=4, days=300)
@@ -60,17 +61,24 @@ def replay(tmp_path_factory):
     cuts = [cgm[(len(cgm) * (k + 1)) // 4 - 1] for k in range(4)]
     assert len(set(cuts)) == 4 and cuts[-1] == files[-1].stat().st_mtime
     landing, stage = root / "landing", root / "stage"
+    # one lab transfer of the last night comes a night late (a fifth night): that night brings
+    # no CGM file, and rebuilds only the CGM files whose readings it must check again
+    late = [p for p in files if p.parent.name == "lab"][-1]
     nights = []
-    for last in cuts:
+    for last in [*cuts, cuts[-1]]:
         for p in files:
             q = landing / p.relative_to(src)
-            if p.stat().st_mtime <= last and not q.exists():
+            if p.stat().st_mtime <= last and not q.exists() and (p != late or len(nights) == 4):
                 q.parent.mkdir(parents=True, exist_ok=True)
                 os.link(p, q)  # same bytes, same received time
         now = dt.datetime.fromtimestamp(last, dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=2)
         nights.append(night(landing, root / "inc.duckdb", stage, now))
     before_rerun = table_digests(root / "inc.duckdb", LAYERS)
     rerun = night(landing, root / "inc.duckdb", stage, now + dt.timedelta(days=1))
+    with duckdb.connect(str(root / "inc.duckdb"), read_only=True) as con:
+        future_files = con.sql("SELECT count(DISTINCT source_file_id) FROM quality.issues "
+                               "WHERE rule = 'future_timestamp' AND table_name = 'cgm_readings'"
+                               ).fetchall()[0][0]
     # the full rebuild in small pieces: CGM files harmonised and validated in chunks of
     # 20,000 rows, CGM endpoints computed 2 participants at a time (the incremental nights
     # used one chunk and one batch): pieces must not change any table
@@ -80,7 +88,7 @@ def replay(tmp_path_factory):
         full = night(landing, root / "full.duckdb", stage, now, full_refresh=True)
     n_cgm = sum(1 for p in landing.glob("*/cgm/*") if p.is_file())
     return {"root": root, "nights": nights, "rerun": rerun, "full": full,
-            "before_rerun": before_rerun, "n_cgm": n_cgm}
+            "before_rerun": before_rerun, "n_cgm": n_cgm, "future_files": future_files}
 
 
 def test_last_incremental_night_equals_a_full_rebuild(replay):
@@ -93,21 +101,42 @@ def test_last_incremental_night_equals_a_full_rebuild(replay):
 
 def test_nights_after_the_first_are_incremental_and_build_only_their_files(replay):
     nights = replay["nights"]
-    assert [n["night"] for n in nights] == ["full", "incremental", "incremental", "incremental"]
+    assert [n["night"] for n in nights] == ["full"] + ["incremental"] * 4
     assert nights[0]["cgm_files_kept"] == 0
     for n in nights[1:]:
         assert n["cgm_files_kept"] > 0  # the published CGM files were not built again
-    # over the four nights each CGM file was built about once, not once per night
+    # over the nights each CGM file was built about once, not once per night
     assert sum(n["cgm_files_built"] for n in nights) < 1.5 * replay["n_cgm"]
+    # the late lab file's night: no CGM file is new; only the files with readings dated in
+    # the future are built again (the planted fault of US01-001's second Clarity export)
+    assert replay["future_files"] == 1
+    assert nights[4]["cgm_files_built"] == replay["future_files"]
+    assert nights[4]["cgm_files_kept"] == replay["n_cgm"] - 1
     assert replay["full"]["night"] == "full"
     assert replay["full"]["cgm_files_built"] == replay["n_cgm"] - sum(
         1 for p in (replay["root"] / "landing").glob("*/cgm/*") if p.stat().st_size == 0)
 
 
 def test_a_night_with_no_new_file_changes_no_table(replay):
-    assert replay["rerun"]["night"] == "unchanged"
+    # (it checks the reading dated in the future again: still in the future, still set aside)
+    assert replay["rerun"]["night"] == "incremental"
+    assert replay["rerun"]["cgm_files_built"] == replay["future_files"]
     after = table_digests(replay["root"] / "inc.duckdb", LAYERS)
     assert after == replay["before_rerun"]
+
+
+def test_a_night_with_no_new_file_and_nothing_dated_later_is_not_built(replay, tmp_path):
+    import shutil
+
+    wh = tmp_path / "inc.duckdb"
+    shutil.copyfile(replay["root"] / "inc.duckdb", wh)
+    with duckdb.connect(str(wh)) as con:  # as if the fault had never been sent
+        con.execute("DELETE FROM quality.issues WHERE rule = 'future_timestamp'")
+    before = table_digests(wh, LAYERS)
+    plan = night(replay["root"] / "landing", wh, replay["root"] / "stage",
+                 dt.datetime(2030, 1, 1))
+    assert plan["night"] == "unchanged" and plan["cgm_files_built"] == 0
+    assert table_digests(wh, LAYERS) == before
 
 
 def test_endpoint_declarations_are_checked():

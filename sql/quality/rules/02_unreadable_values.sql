@@ -3,6 +3,11 @@
 -- `value` is the text that could not be read, as exported: for a timestamp or a collection date
 -- the raw text of that row (raw.dexcom_clarity, raw.libreview, raw.central_lab), so a broken
 -- file's query can say what its dates look like (sql/quality/broken_files/find.sql).
+WITH bad AS (
+    -- the unreadable readings first: the raw rows are looked up for them only (millions of
+    -- readings are never joined with their raw rows)
+    SELECT * FROM core.cgm_readings WHERE timestamp_local IS NULL OR glucose_mg_dl IS NULL
+), bad_files AS (SELECT DISTINCT source_file_id AS file_id FROM bad)
 SELECT 'cgm_readings' AS table_name, c.source_file_id, c.source_row,
        CASE WHEN c.timestamp_local IS NULL THEN 'unreadable_timestamp'
             ELSE 'unreadable_glucose' END AS rule,
@@ -14,10 +19,13 @@ SELECT 'cgm_readings' AS table_name, c.source_file_id, c.source_row,
             ELSE 'glucose ' || coalesce('''' || c.glucose_original || '''', '(empty)')
                  || ' is not a number, Low or High in ' || coalesce(c.unit_original, '(no unit)')
        END AS message
-FROM core.cgm_readings AS c
-LEFT JOIN raw.dexcom_clarity AS d ON d.file_id = c.source_file_id AND d.row_number = c.source_row
-LEFT JOIN raw.libreview AS l ON l.file_id = c.source_file_id AND l.row_number = c.source_row
-WHERE c.timestamp_local IS NULL OR c.glucose_mg_dl IS NULL
+FROM bad AS c
+LEFT JOIN (SELECT file_id, row_number, "timestamp" FROM raw.dexcom_clarity
+           SEMI JOIN bad_files USING (file_id)) AS d
+       ON d.file_id = c.source_file_id AND d.row_number = c.source_row
+LEFT JOIN (SELECT file_id, row_number, device_timestamp FROM raw.libreview
+           SEMI JOIN bad_files USING (file_id)) AS l
+       ON l.file_id = c.source_file_id AND l.row_number = c.source_row
 UNION ALL
 SELECT 'lab_results', l.source_file_id, l.source_row,
        CASE WHEN l.collection_date IS NULL THEN 'unreadable_date'
