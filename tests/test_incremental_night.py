@@ -152,3 +152,37 @@ def test_endpoint_declarations_are_checked():
         check_declarations(mixed)
     with pytest.raises(ValueError, match="is not core"):
         check_declarations((Endpoint("a", ("raw.redcap",), lambda t, c: None),))
+
+
+def test_cgm_files_of_a_participant_enrolled_a_night_later_are_loaded(tmp_path):
+    """A device export arrives before the participant's enrolment form: the first night sets
+    it aside (unknown participant); the night the enrolment arrives builds it (its
+    participant's enrolment context changed), and nothing says it is still not loaded."""
+    src = tmp_path / "all"
+    generate_trial(src, seed=7, participants=1, days=40)
+    enrolment = src / "US01" / "edc" / "enrolment_2024-02-05.csv"
+    landing, stage = tmp_path / "landing", tmp_path / "stage"
+    for p in (p for p in src.rglob("*") if p.is_file() and p != enrolment):
+        q = landing / p.relative_to(src)
+        q.parent.mkdir(parents=True, exist_ok=True)
+        os.link(p, q)
+    now = dt.datetime(2024, 5, 1)
+    first = night(landing, tmp_path / "inc.duckdb", stage, now)
+    with duckdb.connect(str(tmp_path / "inc.duckdb"), read_only=True) as con:
+        # US01-001's two exports, and the other planted files of unknown participants
+        unknown = dict(con.sql("SELECT rule, count(*) FROM quality.quarantined_files "
+                               "GROUP BY ALL").fetchall())
+        assert con.sql("SELECT count(*) FROM core.cgm_readings").fetchall()[0][0] == 0
+    os.link(enrolment, landing / "US01" / "edc" / enrolment.name)
+    second = night(landing, tmp_path / "inc.duckdb", stage, now)
+    full = night(landing, tmp_path / "full.duckdb", stage, now, full_refresh=True)
+    assert (first["night"], second["night"], full["night"]) == ("full", "incremental", "full")
+    assert unknown["unknown_participant"] >= 2
+    assert second["cgm_files_built"] >= 2  # US01-001's exports, built again
+    inc = table_digests(tmp_path / "inc.duckdb", LAYERS)
+    assert inc == table_digests(tmp_path / "full.duckdb", LAYERS)
+    with duckdb.connect(str(tmp_path / "inc.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM core.cgm_readings").fetchall()[0][0] > 0
+        assert con.sql("SELECT count(*) FROM quality.quarantined_files f JOIN audit.files a "
+                       "USING (file_id) WHERE a.participant_id = 'US01-001' "
+                       "AND a.site_id = 'US01'").fetchall()[0][0] == 0
