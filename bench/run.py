@@ -68,6 +68,7 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
 
     import polars as pl
 
+    from isletflow.build import harmonise_cgm
     from isletflow.endpoints.cgm_metrics import cgm_metrics
     from isletflow.landing import LandingFile, sha256_of
     from isletflow.staging import stage_export
@@ -107,8 +108,9 @@ def ingest(dirs: list[Path], work: Path, keep: bool = False) -> int:
     for fmt, files in staged.items():
         if files:
             load_raw(con, fmt, files)  # a view over the partitions, as the build has it
-    for name in ("core/01b_quarantined_files.sql", "core/03_cgm_readings.sql",
-                 "resolve/00_cgm_status_column.sql", "resolve/01_cgm_overlaps.sql"):
+    run_sql(con, "core/01b_quarantined_files.sql")
+    harmonise_cgm(con, results)  # in chunks of files, as the nightly build does
+    for name in ("resolve/00_cgm_status_column.sql", "resolve/01_cgm_overlaps.sql"):
         run_sql(con, name)
     readings = con.sql("SELECT participant_id, timestamp_utc AS timestamp, glucose_mg_dl, "
                        "censored, interval_min FROM core.cgm_readings "

@@ -286,18 +286,7 @@ def create_build(cfg: PipelineConfig, build: Path, files: Sequence[LandingFile],
         if plan.mode == "incremental":
             run_sql(con, "incremental/set_aside_kept.sql")
         run_sql(con, CGM_CORE_SQL[0])
-        chunks = _chunks(con, "work.cgm_scope", by_id)
-        for chunk in chunks:
-            con.execute("DELETE FROM work.cgm_chunk")
-            if chunk:
-                con.executemany("INSERT INTO work.cgm_chunk VALUES (?)", [[f] for f in chunk])
-            if len(chunks) > 1:  # the raw views over this chunk's partitions only: a view over
-                # every partition would be scanned again for each chunk (thousands of files)
-                _raw_cgm_views(con, [s for s in staged if s.file_id in set(chunk)])
-            for name in CGM_CORE_SQL[1:]:
-                run_sql(con, name)
-        if len(chunks) > 1:
-            _raw_cgm_views(con, staged)
+        harmonise_cgm(con, staged)
         if file_issues:
             con.register("_issues", pl.DataFrame(
                 [i for i in file_issues if i["source_file_id"] not in kept],
@@ -370,6 +359,26 @@ def _load_raw(con, cfg: PipelineConfig, staged: Sequence[StagedFile], trial_file
     con.execute("CREATE OR REPLACE TEMP TABLE _kept_loaded AS SELECT * FROM _kept_ids")
     con.unregister("_kept_ids")
     return kept
+
+
+def harmonise_cgm(con, staged: Sequence[StagedFile]) -> None:
+    """The core rows of the CGM files of work.cgm_scope (sql/core/03_cgm_readings.sql,
+    03b_fingerstick_glucose.sql), in chunks of files of at most :data:`CHUNK_ROWS` staged
+    rows; ``staged``: the night's staged files (their row counts and partitions)."""
+    run_sql(con, "incremental/work_tables_chunk.sql")
+    by_id = {s.file_id: s for s in staged}
+    chunks = _chunks(con, "work.cgm_scope", by_id)
+    for chunk in chunks:
+        con.execute("DELETE FROM work.cgm_chunk")
+        if chunk:
+            con.executemany("INSERT INTO work.cgm_chunk VALUES (?)", [[f] for f in chunk])
+        if len(chunks) > 1:  # the raw views over this chunk's partitions only: a view over
+            # every partition would be scanned again for each chunk (thousands of files)
+            _raw_cgm_views(con, [s for s in staged if s.file_id in set(chunk)])
+        for name in CGM_CORE_SQL[1:]:
+            run_sql(con, name)
+    if len(chunks) > 1:
+        _raw_cgm_views(con, staged)
 
 
 def _raw_cgm_views(con, staged: Sequence[StagedFile]) -> None:
