@@ -6,10 +6,13 @@
 -- sent rows of core.{table}.
 -- {table} and {key} come from schemas.keys.CORE_KEYS. Needs record_status (sql/resolve/).
 WITH rows AS (
+    -- record_key: the key's JSON as a 128-bit md5 number (millions of rows of years of
+    -- cumulative exports are compared; the JSON text is made for the warnings only)
     SELECT t.source_file_id, t.source_row, t.record_status, t.record_key,
            f.site_id, f.received_at, f.rel_path
     FROM (SELECT source_file_id, source_row, record_status,
-                 to_json(struct_pack({key}))::VARCHAR AS record_key FROM core.{table}) AS t
+                 md5_number(to_json(struct_pack({key}))::VARCHAR) AS record_key
+          FROM core.{table}) AS t
     JOIN audit.files AS f ON f.file_id = t.source_file_id
 ), latest AS (
     SELECT site_id, source_file_id AS latest_file, rel_path AS latest_path
@@ -34,11 +37,13 @@ WITH rows AS (
 )
 SELECT '{table}' AS table_name, r.source_file_id, r.source_row,
        'missing_from_later_export' AS rule, 'warning' AS severity, '{key_names}' AS column_name,
-       r.record_key AS value,
-       'record ' || r.record_key || ' is not in the later export ' || l.latest_path
+       k.record_key AS value,
+       'record ' || k.record_key || ' is not in the later export ' || l.latest_path
        || ' of the same data; deleted at the site? It is still counted from this file'
            AS message
 FROM rows AS r
 JOIN latest AS l USING (site_id)
 SEMI JOIN reexported AS x ON x.source_file_id = r.source_file_id
+JOIN (SELECT source_file_id, source_row, to_json(struct_pack({key}))::VARCHAR AS record_key
+      FROM core.{table}) AS k USING (source_file_id, source_row)
 WHERE r.record_status = 'current' AND r.source_file_id <> l.latest_file

@@ -9,14 +9,15 @@
 ALTER TABLE core.{table} ADD COLUMN IF NOT EXISTS record_status VARCHAR;
 CREATE OR REPLACE TEMP TABLE _identity AS
 WITH v AS (
+    -- (the digest as a 128-bit number, the key's JSON only for superseded rows: years of
+    -- cumulative exports are millions of rows)
     SELECT source_file_id, source_row, {key},
-           to_json(struct_pack({key}))::VARCHAR AS record_key,
-           md5(to_json(struct_pack(*COLUMNS(* EXCLUDE (source_file_id, source_row,
-                                                       record_status{not_compared}))))::VARCHAR)
-               AS digest
+           md5_number(to_json(struct_pack(*COLUMNS(* EXCLUDE (source_file_id, source_row,
+                                                              record_status{not_compared}))))
+                      ::VARCHAR) AS digest
     FROM core.{table}
 ), ranked AS (
-    SELECT v.source_file_id, v.source_row, v.record_key, v.digest,
+    SELECT v.source_file_id, v.source_row, v.digest,
            row_number() OVER w AS rank,
            first_value(v.digest) OVER w AS current_digest,
            first_value(v.source_file_id) OVER w AS current_file_id,
@@ -26,7 +27,7 @@ WITH v AS (
     WINDOW w AS (PARTITION BY {key} ORDER BY file_received_at DESC, file_path DESC,
                                              v.source_row)
 )
-SELECT source_file_id, source_row, record_key, current_file_id, current_row,
+SELECT source_file_id, source_row, current_file_id, current_row,
        CASE WHEN rank = 1 THEN 'current' WHEN digest = current_digest THEN 'overlap'
             ELSE 'superseded' END AS record_status
 FROM ranked;
@@ -46,11 +47,14 @@ CREATE TABLE IF NOT EXISTS audit.superseded_records (
 );
 DELETE FROM audit.superseded_records WHERE table_name = '{table}';
 INSERT INTO audit.superseded_records
-SELECT '{table}', i.record_key, i.source_file_id, i.source_row,
+SELECT '{table}', k.record_key, i.source_file_id, i.source_row,
        to_json(o)::VARCHAR, i.current_file_id, i.current_row, to_json(n)::VARCHAR
 FROM _identity AS i
 JOIN core.{table} AS o ON o.source_file_id = i.source_file_id AND o.source_row = i.source_row
 JOIN core.{table} AS n ON n.source_file_id = i.current_file_id AND n.source_row = i.current_row
+JOIN (SELECT source_file_id, source_row, to_json(struct_pack({key}))::VARCHAR AS record_key
+      FROM core.{table}) AS k
+  ON k.source_file_id = i.source_file_id AND k.source_row = i.source_row
 WHERE i.record_status = 'superseded'
-ORDER BY i.record_key, i.source_file_id, i.source_row;
+ORDER BY k.record_key, i.source_file_id, i.source_row;
 DROP TABLE _identity;
