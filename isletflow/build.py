@@ -393,16 +393,22 @@ def _chunks(con, scope_table: str, by_id: dict[str, StagedFile]) -> list[list[st
     """The files of ``scope_table`` in chunks of at most :data:`CHUNK_ROWS` staged rows (a
     larger file is a chunk of its own), in file id order; one empty chunk when it has none."""
     ids = [r[0] for r in con.sql(f"SELECT file_id FROM {scope_table} ORDER BY 1").fetchall()]
+    chunks = _pack([(i, by_id[i].n_rows if i in by_id else 0) for i in ids])
+    return [c for c in chunks if c] or [[]]  # (no file: the tables still made, empty)
+
+
+def _pack(sizes: list[tuple[str, int]]) -> list[list[str]]:
+    """File ids (with their row counts, in order) in consecutive chunks of at most
+    :data:`CHUNK_ROWS` rows; a larger file is a chunk of its own."""
     chunks: list[list[str]] = [[]]
     rows = 0
-    for i in ids:
-        n = by_id[i].n_rows if i in by_id else 0
+    for file_id, n in sizes:
         if chunks[-1] and rows + n > CHUNK_ROWS:
             chunks.append([])
             rows = 0
-        chunks[-1].append(i)
+        chunks[-1].append(file_id)
         rows += n
-    return [c for c in chunks if c] or [[]]  # (no file: the tables still made, empty)
+    return chunks
 
 
 def _prev_participant_digests(con) -> None:
@@ -515,13 +521,7 @@ def _file_chunks(con, table: str, file_column: str):
     if sum(n for _, n in sizes) <= CHUNK_ROWS:
         yield con.table(table).pl()
         return
-    chunks, rows = [[]], 0
-    for file_id, n in sizes:
-        if chunks[-1] and rows + n > CHUNK_ROWS:
-            chunks.append([])
-            rows = 0
-        chunks[-1].append(file_id)
-        rows += n
+    chunks = _pack(sizes)
     for chunk in chunks:
         if not chunk and len(chunks) > 1:
             continue
