@@ -768,26 +768,57 @@ def run_environment() -> dict[str, str | None]:
 def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dict[str, int]:
     """Record the run in audit, then swap the build file in place of the warehouse (atomic
     rename on the same file system). Returns rows per data table (raw, core, quality,
-    endpoints) of the published warehouse, as recorded in audit.table_rows."""
+    endpoints) of the published warehouse, as recorded in audit.table_rows.
+
+    Safe to retry (the publish task has retries): the run's audit rows, the build state and
+    the drop of the ``work`` schema are one transaction, skipped when the build already holds
+    the run; when the build file is gone because the rename was done, the published
+    warehouse's own record of the run is returned (anything else is an error)."""
+    if not build.exists():
+        published = _published_counts(cfg.warehouse, run.run_id)
+        if published is None:
+            raise FileNotFoundError(f"build file {build.name} is missing and {cfg.warehouse} "
+                                    f"does not record run {run.run_id} as published")
+        return published
     with connect(build) as con:
-        counts = {k: v for k, v in table_counts(con).items() if not k.startswith("audit.")}
-        run_row = pl.DataFrame([{
-            "run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": run.started_at,
-            "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status": "published",
-            "as_of": cfg.as_of, "sites": ",".join(cfg.sites) if cfg.sites else None,
-            "full_refresh": cfg.full_refresh, "n_files": n_files, **run_environment(),
-            "error": None, "trial_file_id": cfg.trial.sha256[:16] if cfg.trial.sha256 else None,
-        }], schema=RUN_SCHEMA)
-        con.register("_run", run_row.to_arrow())
-        con.register("_rows", pl.DataFrame({"run_id": [run.run_id] * len(counts),
-                                            "table_name": list(counts),
-                                            "n_rows": list(counts.values())}).to_arrow())
-        run_sql(con, "audit/record_run.sql")
-        run_sql(con, "incremental/build_state.sql")
-        con.execute("DROP SCHEMA IF EXISTS work CASCADE")
+        if _published_counts_in(con, run.run_id) is None:
+            counts = {k: v for k, v in table_counts(con).items() if not k.startswith("audit.")}
+            run_row = pl.DataFrame([{
+                "run_id": run.run_id, "flow_run_id": run.flow_run_id,
+                "started_at": run.started_at,
+                "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "status": "published", "as_of": cfg.as_of,
+                "sites": ",".join(cfg.sites) if cfg.sites else None,
+                "full_refresh": cfg.full_refresh, "n_files": n_files, **run_environment(),
+                "error": None,
+                "trial_file_id": cfg.trial.sha256[:16] if cfg.trial.sha256 else None,
+            }], schema=RUN_SCHEMA)
+            con.register("_run", run_row.to_arrow())
+            con.register("_rows", pl.DataFrame({"run_id": [run.run_id] * len(counts),
+                                                "table_name": list(counts),
+                                                "n_rows": list(counts.values())}).to_arrow())
+            con.execute("BEGIN TRANSACTION")
+            run_sql(con, "audit/record_run.sql")
+            run_sql(con, "incremental/build_state.sql")
+            con.execute("DROP SCHEMA IF EXISTS work CASCADE")
+            con.execute("COMMIT")
+        counts = _published_counts_in(con, run.run_id)
         con.execute("CHECKPOINT")
     os.replace(build, cfg.warehouse)
     return counts
+
+
+def _published_counts_in(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int] | None:
+    """Rows per table recorded for ``run_id`` as published (audit.table_rows), else None."""
+    rows = con.execute(sql_text("audit/published_run_rows.sql"), [run_id]).fetchall()
+    return {name: n for name, n in rows if name is not None} if rows else None
+
+
+def _published_counts(warehouse: Path, run_id: str) -> dict[str, int] | None:
+    if not warehouse.exists():
+        return None
+    with connect(warehouse, read_only=True) as con:
+        return _published_counts_in(con, run_id)
 
 
 def write_site_queries(warehouse: Path, out_dir: Path) -> dict[str, int]:
