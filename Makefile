@@ -13,12 +13,23 @@ export UV_COMPILE_BYTECODE := 1
 
 .PHONY: env run test bench serve clean
 
-env: $(VENV)/.synced
+DOCS_ASSETS := assets/gx_docs
+
+env: $(VENV)/.synced $(DOCS_ASSETS)/node_modules/.installed
 
 $(VENV)/.synced: uv.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
 		$(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --compile-bytecode
+	@touch $@
+
+# The scripts, stylesheets and fonts the Data Docs pages load (isletflow/gx_docs.py copies them
+# into each site): from the npm registry, at package-lock.json's versions and hashes, no scripts.
+$(DOCS_ASSETS)/node_modules/.installed: $(DOCS_ASSETS)/package.json \
+		$(DOCS_ASSETS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || \
+		{ echo "npm (Node.js) is needed for the Data Docs assets" >&2; exit 1; }
+	cd $(DOCS_ASSETS) && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
 # TRIAL: a trial definition in trials/ (make run TRIAL=islet-301: the second example trial, in

@@ -13,12 +13,14 @@ from prefect.runtime import flow_run
 
 from isletflow.build import RunInfo, build_path_for, run_environment
 from isletflow.config import PROJECT_ROOT, PipelineConfig
+from isletflow.gx_docs import run_name_for
 from isletflow.run_summary import night_plan
 from isletflow.runs import journal, remove_stale_builds, run_lock
 from isletflow.staging import site_dictionaries
 from tasks.landing import discover_files
 from tasks.runners import stage_files, staging_runner  # per-file staging: threads or Dask
 from tasks.artifacts import previous_summary, run_artifacts
+from tasks.canary import check_contracts  # every check proves it can fail, every night
 from tasks.warehouse import (build_core, compute_endpoints, files_not_loaded, publish,
                              validate_core)
 
@@ -65,12 +67,22 @@ def nightly(
         dask_workers: Stage the files on a local Dask cluster of this many worker
             processes, started for the run; 0: no local cluster. Not with dask_address.
     """
-    cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh,
-                                     stage_dir, _trial_path(trial))
-    runner = staging_runner(dask_address, dask_workers)  # None: the flow's own threads
     run = RunInfo(run_id=str(flow_run.id or uuid.uuid4()), flow_run_id=flow_run.id,
                   started_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
     log = get_run_logger()
+    try:
+        cfg = PipelineConfig.from_params(landing_dir, warehouse, as_of, sites, full_refresh,
+                                         stage_dir, _trial_path(trial))
+        runner = staging_runner(dask_address, dask_workers)  # None: the flow's own threads
+    except Exception as err:  # a broken trial file or parameter: in the journal too, so
+        # `isletflow status` and the next night's audit.runs see the failed night
+        if warehouse:
+            wh = Path(warehouse).resolve()
+            journal(wh, run.run_id, "started", flow_run_id=run.flow_run_id, as_of=as_of,
+                    sites=",".join(sites) if sites else None, full_refresh=full_refresh,
+                    **run_environment())
+            journal(wh, run.run_id, "failed", error=type(err).__name__)
+        raise
     with run_lock(cfg.warehouse, log):  # one run per warehouse at a time; others wait here
         for stale in remove_stale_builds(cfg.warehouse):
             journal(cfg.warehouse, stale, "interrupted")
@@ -98,6 +110,7 @@ def _trial_path(trial: str) -> Path:
 
 
 def _night(cfg: PipelineConfig, run: RunInfo, runner=None) -> dict:
+    check_contracts(cfg.trial)  # canaries first, on unchanged nights too (isletflow/canary.py)
     files, problems = discover_files(cfg)
     dictionaries = site_dictionaries(files)  # each site's REDCap data dictionary, if sent
     staged = stage_files(files, cfg, dictionaries, runner)  # cache hits marked cached
@@ -107,7 +120,7 @@ def _night(cfg: PipelineConfig, run: RunInfo, runner=None) -> dict:
         build_core(cfg, build, files, staged, problems, run)
         quarantined = validate_core(build, cfg.reference_time or run.started_at, cfg.trial,
                                     cfg.docs_dir,
-                                    f"nightly-{run.started_at:%Y%m%dT%H%M%S}-{run.run_id[:8]}")
+                                    run_name_for(run.started_at, run.run_id, cfg.as_of))
         endpoint_rows = compute_endpoints(build, cfg)
         counts = publish(build, cfg, run, len(files))
     finally:

@@ -488,11 +488,28 @@ def validate_build(build: Path, now: dt.datetime, trial: Trial, docs_dir: Path |
         keys = {t: (_current_keys(con, t, k.columns), k.columns) for t, k in CORE_KEYS.items()}
         keys["sites"] = (con.table("core.sites").select("site_id").pl(), ("site_id",))
         check_keys(keys)
+        missing_data_queries(con, trial)  # (issue 13, part 3: the missing-data queries)
         run_sql(con, "quality/site_queries.sql")
         _record_changes(con, mode)
     if docs_dir is not None and for_docs:
         build_data_docs(for_docs, docs_dir, run_name or "run")
     return moved
+
+
+# ---- issue 13, part 3: the missing-data queries -------------------------------------------
+def missing_data_queries(con, trial: Trial) -> None:
+    """quality.missing_data, worked out again from the validated core tables with the trial's
+    settings (``missing_data``, isletflow/trial.py MissingData): sql/quality/missing_data/.
+    Run on every night that builds (full or incremental); each query holds the reference
+    date it is due on, and the listing (quality.site_queries) shows those due by the published
+    night's, so an unchanged night (no data table rebuilt) moves them on too."""
+    md = trial.missing_data
+    params = {"cgm_gap_days": md.cgm_gap_days, "cgm_windows": md.cgm_expected == "cgm_windows",
+              "infusion_day": trial.infusion_day, "hba1c_visits": trial.hba1c_visits,
+              "visit_forms": list(md.visit_forms),
+              "form_incomplete_days": md.form_incomplete_days}
+    for name in sql_files("quality/missing_data"):
+        run_sql(con, name, params)
 
 
 def night_mode(con) -> str:

@@ -13,6 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+# the standard library and isletflow.runs only (DuckDB once it reads): no Prefect, no polars
+from isletflow.status import EXIT_CODES_HELP as STATUS_EXIT_CODES
+from isletflow.status import check as check_status, parse_duration
+
 app = typer.Typer(help="isletflow: nightly data pipeline of the islet-therapy trial.",
                   no_args_is_help=True, add_completion=False)
 # Wide enough for the summary when piped (rich would fall back to 80 columns).
@@ -50,6 +54,35 @@ def check_trial_cmd(
                   f"{max(v.day for v in t.visits)}), {len(t.cgm_windows)} CGM windows, "
                   f"{len(t.redcap.forms)} REDCap forms, {len(t.lab_tests)} lab tests",
                   markup=False, highlight=False)
+
+
+@app.command()
+def canary(
+    write: Annotated[bool, typer.Option("--write", help="Write schemas/canaries/*.json from the rules as declared now (then review the diff and commit it).")] = False,
+    trial: Annotated[Path, typer.Option(help="Trial definition file (its own checks and REDCap dictionary are built every night, never committed).")] = DEFAULT_TRIAL,
+) -> None:
+    """Run every contract on its committed canary rows, as the night does first (exit 1 with
+    a line per check that no longer fires or has no committed row); with --write, write the
+    committed canary files instead (isletflow/canary.py)."""
+    from isletflow.canary import CanaryError, check_canaries, write_canaries
+    from isletflow.trial import load_trial
+
+    t = load_trial(trial)
+    if write:
+        for name, what in write_canaries(t):
+            print(f"schemas/canaries/{name}: {what}")
+        print("review the diff (git diff schemas/canaries) before committing it")
+        return
+    t0 = time.perf_counter()
+    try:
+        results = check_canaries(t)
+    except CanaryError as err:
+        print(err)
+        raise typer.Exit(1) from None
+    print(f"canaries: {len(results)} contracts, {sum(r.rows for r in results)} canary rows "
+          f"({sum(r.committed for r in results)} committed) and "
+          f"{sum(r.whole for r in results)} frame-wide rules, every check fired "
+          f"({time.perf_counter() - t0:.2f} s)")
 
 
 @app.command("demo-data")
@@ -198,6 +231,29 @@ def serve(
 
 
 @app.command()
+def alerts() -> None:
+    """Create or update the alert automations (a failed or crashed run; no Completed run by
+    the deadline) on the Prefect server at PREFECT_API_URL, from ISLETFLOW_ALERT_WEBHOOK_URL,
+    ISLETFLOW_ALERT_DEADLINE (HH:MM, default 07:00) and ISLETFLOW_ALERT_TIMEZONE (default the
+    schedule's); with no webhook set, remove them. `isletflow serve` does this itself."""
+    from prefect.settings import get_current_settings
+
+    from isletflow.alerts import sync_alerts
+
+    api = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url
+    if not api:
+        console.print("[red]PREFECT_API_URL is not set[/]: the Prefect server to configure "
+                      "(e.g. http://127.0.0.1:4200/api)")
+        raise typer.Exit(2)
+    try:
+        line = sync_alerts({**os.environ, "PREFECT_API_URL": str(api)})
+    except ValueError as err:
+        console.print(f"alerts: {err}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    console.print(line, markup=False, highlight=False)
+
+
+@app.command()
 def report(
     warehouse: Annotated[Path, typer.Option(help="Published warehouse or data cut.")] = DEFAULT_WAREHOUSE,
     out: Annotated[Path | None, typer.Option(help="HTML file to write; default reports/<warehouse>-<run>.html next to the warehouse.")] = None,
@@ -252,6 +308,27 @@ def query(
         raise typer.Exit(1) from None
     if df is not None:
         _print_frame(df, title=None)
+
+
+def _duration(text: str) -> dt.timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+@app.command(epilog=STATUS_EXIT_CODES)
+def status(
+    max_age: Annotated[dt.timedelta, typer.Option(parser=_duration, metavar="DURATION", help="Oldest acceptable published night: whole numbers with units d, h, m, s, largest first (26h, 90m, 2d, 1d12h).")] = "26h",
+    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse (its run journal and run lock are read beside it).")] = DEFAULT_WAREHOUSE,
+) -> None:
+    """Did last night publish? Prints one line and exits 0 (ok) or with the code of what is
+    wrong; no Prefect server needed (for cron or a monitor). Reads the warehouse's audit.runs
+    (read-only), its run journal (runs that failed or were killed since the last publish) and
+    its run lock: a run in progress is named on the line, not counted as a failure."""
+    code, line = check_status(warehouse, max_age)
+    print(line)
+    raise typer.Exit(code)
 
 
 @app.command("summary")

@@ -3,8 +3,18 @@
 One call = one run: every frame is validated against its suite (result_format SUMMARY: counts
 and at most ``PARTIAL_UNEXPECTED_COUNT`` unexpected values per expectation, never whole rows),
 the results are stored as JSON under ``out_dir/_validation_results/``, and the site is
-(re)built in ``out_dir`` (``out_dir/index.html``). Reusing ``out_dir`` accumulates runs on the
-index; deleting a run's folder under ``_validation_results/`` drops its page at the next build.
+(re)built in ``out_dir`` (``out_dir/index.html``).
+
+A run is a *night*, named by its run name, except a run whose name starts with ``cut-`` (a
+data cut, :data:`CUT_PREFIX`): the site keeps the last ``keep_nights`` nights (setting
+:data:`KEEP_NIGHTS_ENV`, 30 by default) and every cut. An older night's results are moved into
+``out_dir/_archive/<run name>.zip`` (the JSON files, at their paths under
+``_validation_results/``) and its pages deleted, so the index lists only what is kept.
+
+The pages work with no network: GX's templates load Bootstrap, jQuery, bootstrap-table, Font
+Awesome, Vega and the GX logo from CDNs; the build copies those files, installed from npm by
+``make env`` (``assets/gx_docs/package.json`` and its lock, :data:`CDN_FILES`), into
+``out_dir/static/vendor/`` and rewrites every page to load them by relative path.
 
 Nothing is written outside ``out_dir``: the Data Context is ephemeral (in-memory stores, no
 ``gx/`` folder, no default temp docs site) and only its validation results store and its docs
@@ -14,11 +24,12 @@ site point at ``out_dir``. Tested with great-expectations 1.24.1.
 from __future__ import annotations
 
 import datetime as dt
-import html
-import json
+import os
 import re
+import shutil
 import threading
-import urllib.parse
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -33,25 +44,114 @@ from great_expectations.data_context.types.base import (
 )
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
 )
 from great_expectations.exceptions import DataContextRequiredError
+from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
 SITE_NAME = "nightly"
 RESULTS_SUBDIR = "_validation_results"
+ARCHIVE_SUBDIR = "_archive"
+VENDOR_SUBDIR = "static/vendor"
 PARTIAL_UNEXPECTED_COUNT = 20
 _LOCK = threading.Lock()  # one build at a time: the "current context" is process-wide
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
+
+KEEP_NIGHTS_ENV = "ISLETFLOW_DOCS_KEEP_NIGHTS"
+DEFAULT_KEEP_NIGHTS = 30
+CUT_PREFIX = "cut-"  # run name of a data cut's run (flows/nightly.py): never pruned
+
+# The npm packages of assets/gx_docs/package.json, installed by `make env` (npm ci).
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "gx_docs" / "node_modules"
+# Each URL GX 1.24.1's templates (render/view/templates/*.j2) load a script or stylesheet from
+# -> the same file in its npm package (the versions of package.json are the URLs' versions).
+# vega@5, vega-lite@5, vega-embed@6 are the latest 5.x / 5.x / 6.x releases (jsDelivr's choice
+# for a major-only URL; the file is the package's "jsdelivr" entry). The filter-control CSS
+# URLs name bootstrap-table 1.19.0: its files differ from 1.19.1's only in the version comment.
+CDN_FILES: dict[str, str] = {
+    "https://cdn.jsdelivr.net/npm/vega@5": "vega/build/vega.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite/build/vega-lite.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed/build/vega-embed.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css":
+        "@fortawesome/fontawesome-free/css/all.min.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js":
+        "popper.js/dist/umd/popper.min.js",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js":
+        "bootstrap/dist/js/bootstrap.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css":
+        "bootstrap/dist/css/bootstrap.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js":
+        "bootstrap-table/dist/bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css":
+        "bootstrap-table/dist/bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.js":
+        "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.css":
+        "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.css":
+        "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/"
+    "bootstrap-datepicker.min.js": "bootstrap-datepicker/dist/js/bootstrap-datepicker.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/"
+    "bootstrap-datepicker.min.css": "bootstrap-datepicker/dist/css/bootstrap-datepicker.min.css",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/"
+    "bootstrap-prefers-dark.css": "@forevolve/bootstrap-dark/dist/css/bootstrap-prefers-dark.css",
+}
+# Folders the stylesheets above load files from (Font Awesome's url(../webfonts/...)).
+VENDOR_DIRS = ("@fortawesome/fontawesome-free/webfonts",)
+# GX's navbar logo (and its dark-theme background image) come from this bucket, with a
+# ?d=<time>&dataContextId=... query that reports each page view: the local copy GX writes to
+# static/images/ instead (it has no dark variant: the light logo serves both).
+GX_IMAGES_URL = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+GX_IMAGES = {"logo-long.png": "logo-long.png", "full_logo_dark.png": "logo-long.png"}
+# Files of GX's static/ folder no page loads (gifs of its tutorials, unused fonts and logos:
+# 4.05 of its 4.06 MB), deleted after each build; pages load static/images/favicon.ico and
+# logo-long.png (its default stylesheet is inlined in each page; the file stays).
+GX_STATIC_UNUSED = ("fonts", "images/glossary_scroller.gif",
+                    "images/validation_failed_unexpected_values.gif",
+                    "images/iterative-dev-loop.png", "images/short-logo.png",
+                    "images/short-logo-vector.svg", "images/logo-long-vector.svg",
+                    "styles/data_docs_custom_styles_template.css")
+
+
+def run_name_for(started_at: dt.datetime, run_id: str, as_of: dt.date | None = None) -> str:
+    """The Data Docs run name of a run: ``nightly-<start, UTC>-<run id's first 8>``, or for a
+    data cut (an as-of run) ``cut-<as-of date>-<start>-<run id's first 8>``, which pruning
+    keeps."""
+    kind = f"{CUT_PREFIX}{as_of:%Y-%m-%d}" if as_of is not None else "nightly"
+    return f"{kind}-{started_at:%Y%m%dT%H%M%S}-{run_id[:8]}"
+
+
+def keep_nights_setting(value: str | int | None = None) -> int:
+    """Nights of results a site keeps: ``value``, else the environment's
+    :data:`KEEP_NIGHTS_ENV`, else :data:`DEFAULT_KEEP_NIGHTS`; 0 keeps every night."""
+    raw = value if value is not None else os.environ.get(KEEP_NIGHTS_ENV) or DEFAULT_KEEP_NIGHTS
+    try:
+        n = int(raw)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ValueError(f"{KEEP_NIGHTS_ENV} must be a whole number of nights (0: keep all), "
+                         f"not {raw!r}")
+    return n
 
 
 def build_data_docs(
     frames: dict[str, tuple[pd.DataFrame, Callable[[], gx.ExpectationSuite]]],
     out_dir: Path,
     run_name: str,
+    keep_nights: int | None = None,
 ) -> Path:
-    """Validate each ``{table: (frame, suite_factory)}`` and render the Data Docs site into
+    """Validate each ``{table: (frame, suite_factory)}``, prune the nights beyond
+    ``keep_nights`` (:func:`keep_nights_setting`) and render the Data Docs site into
     ``out_dir``; return the path of its ``index.html``."""
     if not run_name or "/" in run_name or "\\" in run_name:
         raise ValueError(f"run_name must be a non-empty name without slashes: {run_name!r}")
+    keep_nights = keep_nights_setting(keep_nights)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -70,18 +170,24 @@ def build_data_docs(
         "show_how_to_buttons": False,
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                           "base_directory": str(out_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                               "view": _view("IndexPageView")},
         # GX treats a run whose name contains "profiling" as a profiling run and hides it from
         # the validations section by default: show every run, render no profiling section.
         "site_section_builders": {"profiling": "False",
-                                  "validations": {"run_name_filter": {"matches_regex": ".*"}}},
+                                  "expectations": {"view": _view("PageView")},
+                                  "validations": {"run_name_filter": {"matches_regex": ".*"},
+                                                  "view": _view("PageView")}},
     }}
 
     with _LOCK:
-        return _build(frames, out_dir, run_name, config)
+        index = _build(frames, out_dir, run_name, config, keep_nights)
+        localise_site(out_dir)
+        return index
 
 
-def _build(frames, out_dir: Path, run_name: str, config: DataContextConfig) -> Path:
+def _build(frames, out_dir: Path, run_name: str, config: DataContextConfig,
+           keep_nights: int) -> Path:
     # get_context() makes the new context the process-wide "current" one; put back the
     # caller's (e.g. the context isletflow.quality caches) when done.
     try:
@@ -107,47 +213,191 @@ def _build(frames, out_dir: Path, run_name: str, config: DataContextConfig) -> P
             validation.run(batch_parameters={"dataframe": frame},
                            result_format=RESULT_FORMAT, run_id=run_id)
 
-        store = context.validation_results_store
-        all_keys = store.list_keys()
-        new_keys = [k for k in all_keys if k.run_id.to_tuple() == run_id.to_tuple()]
-        # Render only this run's pages (and the suites); the index still lists every stored run.
+        kept = prune_results(out_dir, context.validation_results_store.list_keys(), keep_nights)
+        new_keys = [k for k in kept if k.run_id.to_tuple() == run_id.to_tuple()]
+        # Render only this run's pages (and the suites); the index lists every kept result.
         context.build_data_docs(site_names=[SITE_NAME],
                                 resource_identifiers=[*new_keys, *suite_ids])
-        index = out_dir / "index.html"
-        # raw JSON, not store.get(): GX's own index build already deserialised every result once
-        _add_offline_run_list(index, out_dir, [
-            (k, json.loads(store.store_backend.get(k.to_tuple()))["success"]) for k in all_keys])
-        return index
+        return out_dir / "index.html"
     finally:
         project_manager.set_project(previous)
 
 
-def _add_offline_run_list(index: Path, out_dir: Path, results: list) -> None:
-    """GX's index fills its tables with jQuery/bootstrap-table loaded from CDNs, so offline it
-    shows no links at all. Insert a plain-HTML list of the result pages, hidden when jQuery
-    did load (the CDN scripts are in <head>, so they have run by then)."""
-    rows = []
-    for key, success in sorted(results, key=lambda r: r[0].run_id.run_time, reverse=True):
-        # the page path GX's index uses (DefaultSiteIndexBuilder.add_resource_info_to_index_links_dict)
-        page = "/".join(["validations", *key.expectation_suite_identifier.name.split("."),
-                         *key.run_id.to_tuple(), key.batch_identifier]) + ".html"
-        if not (out_dir / page).is_file():
-            continue
-        rel = urllib.parse.quote(page)
-        rows.append(
-            f"<tr><td>{html.escape(key.run_id.run_time.strftime('%Y-%m-%d %H:%M:%S UTC'))}</td>"
-            f"<td>{html.escape(key.run_id.run_name or '')}</td>"
-            f"<td>{html.escape(key.expectation_suite_identifier.name)}</td>"
-            f"<td>{html.escape(key.batch_identifier.removeprefix('frames-'))}</td>"
-            f"<td>{'passed' if success else 'FAILED'}</td>"
-            f"<td><a href=\"{html.escape(rel)}\">open</a></td></tr>")
-    block = (
-        '<div id="offline-run-list" style="margin:1em 3em">'
-        "<h3>Validation results</h3><table border=\"1\" cellpadding=\"4\">"
-        "<tr><th>Run time</th><th>Run name</th><th>Suite</th><th>Table</th><th>Status</th>"
-        "<th></th></tr>" + "".join(rows) + "</table></div>"
-        "<script>if (window.jQuery) document.getElementById('offline-run-list')"
-        ".style.display = 'none';</script>")
-    text = index.read_text(encoding="utf-8")
-    text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + block, text, count=1)
-    index.write_text(text, encoding="utf-8")
+def _view(name: str) -> dict:
+    return {"module_name": __name__, "class_name": name}
+
+
+class _SharedEnvironment:
+    """GX builds a Jinja environment per page view, so every build compiles its ~50 templates
+    again (most of a build's time); these views keep the first one of their kind (its filters
+    are bound to that first view, which has the same templates and settings)."""
+
+    _envs: dict = {}
+
+    def __init__(self, custom_styles_directory=None, custom_views_directory=None) -> None:
+        super().__init__(custom_styles_directory, custom_views_directory)
+        key = (type(self), custom_styles_directory, custom_views_directory)
+        self.env = self._envs.setdefault(key, self.env)
+
+
+class PageView(_SharedEnvironment, DefaultJinjaPageView):
+    """GX's page view (validation and expectation suite pages), templates compiled once."""
+
+
+class IndexPageView(_SharedEnvironment, DefaultJinjaIndexPageView):
+    """GX's index page view, templates compiled once."""
+
+
+def result_path(key: ValidationResultIdentifier) -> str:
+    """A result's JSON file under ``_validation_results/`` (GX's TupleFilesystemStoreBackend:
+    suite name split at dots / run name / run time / batch id, ``.json``)."""
+    return "/".join(key.to_tuple()) + ".json"
+
+
+def page_path(key: ValidationResultIdentifier) -> str:
+    """A result's page under the site (GX's DefaultSiteIndexBuilder links
+    ``validations/`` + the same parts as :func:`result_path`, ``.html``)."""
+    return "validations/" + "/".join(key.to_tuple()) + ".html"
+
+
+def prune_results(out_dir: Path, keys: list[ValidationResultIdentifier],
+                  keep_nights: int) -> list[ValidationResultIdentifier]:
+    """Keep the results of the ``keep_nights`` latest nights (0: all) and of every cut
+    (run name starting :data:`CUT_PREFIX`); move each other night's JSON files into
+    ``_archive/<run name>.zip`` and delete its pages. A night's time is its latest result's
+    run time. Pages of results no longer stored are deleted too. Returns the kept keys."""
+    latest: dict[str, dt.datetime] = {}
+    for k in keys:
+        name = k.run_id.run_name or ""
+        latest[name] = max(latest.get(name, k.run_id.run_time), k.run_id.run_time)
+    nights = sorted((n for n in latest if not n.startswith(CUT_PREFIX)),
+                    key=lambda n: (latest[n], n), reverse=True)
+    dropped = set(nights[keep_nights:]) if keep_nights else set()
+    results = out_dir / RESULTS_SUBDIR
+    for name in sorted(dropped):
+        archive = out_dir / ARCHIVE_SUBDIR / f"{name}.zip"
+        archive.parent.mkdir(exist_ok=True)
+        with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+            archived = set(zf.namelist())  # (a night unzipped back is pruned again)
+            for k in keys:
+                if (k.run_id.run_name or "") == name:
+                    path = results / result_path(k)
+                    if result_path(k) not in archived:
+                        zf.write(path, result_path(k))
+                    path.unlink()
+                    _remove_empty_dirs(path.parent, results)
+    kept = [k for k in keys if (k.run_id.run_name or "") not in dropped]
+    pages = out_dir / "validations"
+    wanted = {out_dir / page_path(k) for k in kept}
+    for page in list(pages.rglob("*.html")) if pages.is_dir() else ():
+        if page not in wanted:
+            page.unlink()
+            _remove_empty_dirs(page.parent, pages)
+    return kept
+
+
+def _remove_empty_dirs(folder: Path, stop: Path) -> None:
+    while folder != stop and folder.is_relative_to(stop) and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+_TAG = re.compile(r"<(?:script|link|img)\b[^>]*>", re.IGNORECASE)
+_URL_ATTR = re.compile(r'(\s(?:src|href)=")(https?://[^"]*)(")', re.IGNORECASE)
+_STATIC_ATTR = re.compile(r'(\s(?:src|href)=")((?:\./|(?:\.\./)*)(?=static/))', re.IGNORECASE)
+_SRI_ATTR = re.compile(r'\s(?:integrity|crossorigin)="[^"]*"', re.IGNORECASE)
+_CSS_URL = re.compile(r"""(url\(\s*['"]?)(https?://[^'")\s]*)(['"]?\s*\))""", re.IGNORECASE)
+
+
+def localise_site(out_dir: Path) -> list[str]:
+    """Copy the CDN files of :data:`CDN_FILES` into ``out_dir/static/vendor/`` and make every
+    page of the site load them, and GX's logo, by relative path; delete GX's unused static
+    files. Without ``make env``'s npm packages the pages keep their CDN URLs (a warning).
+    Returns the asset URLs left on some page (none when the assets are installed)."""
+    installed = vendor_assets(out_dir)
+    for unused in GX_STATIC_UNUSED:
+        path = out_dir / "static" / unused
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    left: set[str] = set()
+    for page in out_dir.rglob("*.html"):
+        depth = len(page.relative_to(out_dir).parts) - 1
+        text = page.read_text(encoding="utf-8")
+        new = localise_page(text, "../" * depth, installed, left)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+    if left:
+        warnings.warn(f"Data Docs in {out_dir} load {len(left)} file(s) from the internet "
+                      f"(e.g. {sorted(left)[0]}): run `make env` to install their local "
+                      "copies (assets/gx_docs)", stacklevel=3)
+    return sorted(left)
+
+
+def vendor_assets(out_dir: Path) -> bool:
+    """Copy the installed npm files into ``out_dir/static/vendor/`` (a file already there with
+    the same size is left); False when ``make env`` has not installed them."""
+    files = [*CDN_FILES.values()]
+    for folder in VENDOR_DIRS:
+        if (ASSETS_DIR / folder).is_dir():
+            files += [str(p.relative_to(ASSETS_DIR)) for p in (ASSETS_DIR / folder).iterdir()]
+    if not all((ASSETS_DIR / f).is_file() for f in files):
+        return False
+    for f in files:
+        src, dst = ASSETS_DIR / f, out_dir / VENDOR_SUBDIR / f
+        if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    return True
+
+
+def localise_page(text: str, prefix: str, vendored: bool, left: set[str]) -> str:
+    """``text`` of a page ``prefix`` (``../`` per folder) below the site's root with its CDN
+    scripts and stylesheets (when ``vendored``) and GX's logo loaded from the site, and its
+    links to the site's ``static/`` folder made relative to its own folder; the URLs it could
+    not replace are added to ``left``. Subresource-integrity attributes go with the
+    CDN URLs (a file:// page cannot check them; the npm lock's hashes checked the files)."""
+
+    def local(url: str) -> str | None:
+        if vendored and url in CDN_FILES:
+            return f"{prefix}{VENDOR_SUBDIR}/{CDN_FILES[url]}"
+        if url.startswith(GX_IMAGES_URL):
+            name = GX_IMAGES.get(url[len(GX_IMAGES_URL):].split("?")[0])
+            if name:
+                return f"{prefix}static/images/{name}"
+        return None
+
+    def tag(m: re.Match) -> str:
+        t = m.group(0)
+        static = _STATIC_ATTR.search(t)
+        if static is not None:  # GX's favicon link is a folder short on validation pages
+            return t[:static.start(2)] + prefix + t[static.end(2):]
+        attr = _URL_ATTR.search(t)
+        if attr is None:
+            return t
+        url = attr.group(2)
+        if t.lower().startswith("<link") and not _is_asset_link(t):
+            return t
+        path = local(url)
+        if path is None:
+            left.add(url)
+            return t
+        return _SRI_ATTR.sub("", t[:attr.start(2)] + path + t[attr.end(2):])
+
+    def css_url(m: re.Match) -> str:
+        path = local(m.group(2))
+        if path is None:
+            left.add(m.group(2))
+            return m.group(0)
+        return m.group(1) + path + m.group(3)
+
+    return _CSS_URL.sub(css_url, _TAG.sub(tag, text))
+
+
+def _is_asset_link(tag: str) -> bool:
+    """A <link> that loads a file (stylesheet, icon, preload), not one that only names a page."""
+    rel = re.search(r'\srel="([^"]*)"', tag, re.IGNORECASE)
+    return rel is None or bool(set(rel.group(1).lower().split()) & {
+        "stylesheet", "icon", "shortcut", "preload", "modulepreload", "prefetch", "manifest",
+        "apple-touch-icon"})

@@ -57,6 +57,25 @@ def run_lock(warehouse: Path, log: logging.Logger | logging.LoggerAdapter) -> It
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def lock_holder(warehouse: Path) -> str | None:
+    """Who holds the warehouse's run lock right now (the lock file's text, ``pid N``), or None
+    when no run holds it. Never waits and never writes: it tries a shared ``flock`` without
+    blocking and lets go at once (a run starting in that instant waits those microseconds). A
+    run that was killed holds nothing (the kernel dropped its lock), although its ``pid N``
+    stays in the file until the next run."""
+    try:
+        fh = lock_path(warehouse).open("r")
+    except FileNotFoundError:  # no run ever took it
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fh.read().strip() or "unknown"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return None
+
+
 def remove_stale_builds(warehouse: Path) -> list[str]:
     """Delete build files left by runs that died; return their run ids. Call under the lock."""
     prefix = f".{warehouse.name}.building-"

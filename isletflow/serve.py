@@ -1,5 +1,6 @@
 """Start a local Prefect server, the process work pool and a worker, and deploy ``prefect.yaml``
-so the nightly schedule shows in the UI and a run can be started by hand ("Run" → form).
+so the nightly schedule shows in the UI and a run can be started by hand ("Run" → form), with
+the automations that notify a person of a failed or late night (isletflow/alerts.py).
 
 Stopping: Ctrl-C (SIGINT), SIGTERM (systemd, ``docker stop``) and SIGHUP (the terminal closed)
 all stop the worker, then the server, each with its whole process group and every process it
@@ -19,6 +20,15 @@ from pathlib import Path
 
 POOL = "isletflow-process"
 PROJECT = Path(__file__).resolve().parents[1]
+# The server keeps deployment concurrency leases on disk (PREFECT_HOME/concurrency_leases), not
+# in its memory (Prefect 3.9's default). When a reboot kills the server, the worker and a
+# running flow at once, the restarted server still has that run's lease and frees its slot
+# when the lease expires (300 s after the flow last renewed it): measured, the next run of the
+# deployment was running 5 min 23 s after the kill. With leases in memory the slot stayed taken
+# (still, 12 min later) and every later run waited in AwaitingConcurrencySlot until the dead
+# run was set to Crashed by hand. The environment may name another storage (prefect-redis).
+LEASES_ON_DISK = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE":
+                  "prefect.server.concurrency.lease_storage.filesystem"}
 
 
 def prefect_cli(*args: str, env: dict[str, str], check: bool = True,
@@ -33,7 +43,9 @@ def deploy(env: dict[str, str]) -> None:
     prefect.yaml with the API in ``env["PREFECT_API_URL"]``."""
     if prefect_cli("work-pool", "inspect", POOL, env=env, check=False).returncode != 0:
         prefect_cli("work-pool", "create", POOL, "--type", "process", env=env)
-    out = prefect_cli("--no-prompt", "deploy", "--all", env=env, check=False)
+    # prefect.yaml's pull step names {{ $PWD }}: the project, wherever the caller stands
+    out = prefect_cli("--no-prompt", "deploy", "--all", env={**env, "PWD": str(PROJECT)},
+                      check=False)
     if out.returncode != 0:
         raise RuntimeError(f"prefect deploy failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
 
@@ -158,10 +170,20 @@ def stop_tree(proc: subprocess.Popen, grace_s: float, hurry: list[int]) -> None:
 def serve(port: int, say=print) -> int:
     """Run server + worker until Ctrl-C, SIGTERM or SIGHUP (or one of them stops), stop both
     (see the module docstring) and return the exit code: 0 after Ctrl-C, 128 + the signal's
-    number after SIGTERM or SIGHUP, 1 if the server or the worker stopped by itself."""
+    number after SIGTERM or SIGHUP, 1 if the server or the worker stopped by itself, 2 if an
+    ``ISLETFLOW_ALERT_*`` setting is not valid (before anything starts). After the deploy the
+    alert automations are created or updated (:func:`isletflow.alerts.sync_alerts`)."""
+    from isletflow.alerts import AlertSettings, sync_alerts
+
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {**LEASES_ON_DISK, **os.environ, "PREFECT_API_URL": api,
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     exe = str(Path(sys.executable).with_name("prefect"))
+    try:
+        AlertSettings.from_env(env)  # a mistake in the alert settings stops here, not at 02:30
+    except ValueError as err:
+        say(f"alerts: {err}; nothing started")
+        return 2
 
     def on_signal(signum, _frame):
         raise Stopped(signum)
@@ -179,7 +201,9 @@ def serve(port: int, say=print) -> int:
         say(f"starting the Prefect server on {api} ...")
         wait_healthy(api)
         deploy(env)
-        say(f"deployed prefect.yaml (work pool {POOL}); starting a worker")
+        say(f"deployed prefect.yaml (work pool {POOL})")
+        say(sync_alerts(env))  # the automations that notify a person (isletflow/alerts.py)
+        say("starting a worker")
         worker = subprocess.Popen([exe, "worker", "start", "--pool", POOL], env=env,
                                   cwd=PROJECT, start_new_session=True)
         say(f"UI: http://127.0.0.1:{port}/deployments — open 'nightly', press Run → Custom "

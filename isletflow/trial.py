@@ -310,6 +310,55 @@ class Safety(_Strict):
     prohibited_reason: str
 
 
+# The core tables a visit's EDC record can be read from, with the date column that places a
+# record in a visit's window (the REDCap forms of REDCAP_COLUMNS, each by its core table).
+VISIT_FORM_DATES: dict[str, str] = {
+    "participants": "enrolment_date", "infusions": "infusion_date", "she_events": "event_date",
+    "insulin_diary": "diary_date", "adverse_events": "onset_date",
+    "concomitant_medications": "start_date", "disposition": "status_date",
+}
+
+
+class MissingData(_Strict):
+    """Settings of the missing-data queries, the data manager's daily list
+    (sql/quality/missing_data/; every key optional, the defaults below when absent).
+
+    ``cgm_gap_days`` (N, default 14): a participant on study with no CGM reading for more than
+    N days. 14 is the International Consensus's minimum of CGM data for one analysis window
+    (Battelino et al., Diabetes Care 2019;42:1593): a longer gap inside a 28-day window can no
+    longer give a sufficient window, so it is worth a query while the site can still recover it
+    from the device or its cloud account. ``cgm_expected``: when CGM data are owed:
+    "continuous" (worn throughout follow-up, from enrolment) or "cgm_windows" (worn only around
+    the trial's CGM analysis windows: only the days inside a window count towards N).
+    ``hba1c_visits``: the visits at which the central lab reports an HbA1c (default: the visits
+    whose nominal day lies in ``endpoints.primary.hba1c_days``, the time points the primary
+    endpoint reads). ``visit_forms``: the REDCap forms (by the core table they feed) of which a
+    follow-up visit needs at least one record dated in its window, by the table's date column
+    (VISIT_FORM_DATES); default the insulin diary, the record of the days before each visit
+    that "off insulin at visit" reads (the sample trials' projects have no form of their own
+    per visit); [] asks for none. ``form_incomplete_days`` (M, default 14): a REDCap form
+    standing incomplete or unverified, unchanged, for more than M days. Sites export weekly, so
+    the day a form was last changed is known only to within a week: 14 days is at least one
+    full weekly export after the one that showed it, the same clock as N, and the two-week
+    data-entry target of common CRF completion guidelines.
+    """
+
+    cgm_gap_days: Annotated[int, Field(ge=1)] = 14
+    cgm_expected: Literal["continuous", "cgm_windows"] = "continuous"
+    hba1c_visits: list[Name] | None = None
+    visit_forms: list[str] = ["insulin_diary"]
+    form_incomplete_days: Annotated[int, Field(ge=1)] = 14
+
+    @field_validator("visit_forms")
+    @classmethod
+    def _forms(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if t not in VISIT_FORM_DATES]
+        if bad:
+            raise ValueError(f"{bad} not among the REDCap core tables "
+                             f"({', '.join(VISIT_FORM_DATES)})")
+        return v
+
+
 class Trial(_Strict):
     study: Study
     arms: Annotated[list[Arm], Field(min_length=1)]
@@ -320,6 +369,7 @@ class Trial(_Strict):
     lab_tests: Annotated[list[LabTest], Field(min_length=1)]
     endpoints: Endpoints
     safety: Safety
+    missing_data: MissingData = MissingData()
     # set by load_trial, never read from the file
     source: Path | None = Field(default=None, exclude=True)
     sha256: str | None = Field(default=None, exclude=True)
@@ -393,6 +443,16 @@ class Trial(_Strict):
         return max(v.window[1] for v in self.visits)
 
     @property
+    def hba1c_visits(self) -> list[str]:
+        """The visits whose HbA1c the missing-data queries ask for: ``missing_data.
+        hba1c_visits``, else the visits whose nominal day lies in the primary endpoint's
+        ``hba1c_days``."""
+        if self.missing_data.hba1c_visits is not None:
+            return list(self.missing_data.hba1c_visits)
+        lo, hi = self.endpoints.primary.hba1c_days
+        return [v.name for v in sorted(self.visits, key=lambda x: x.day) if lo <= v.day <= hi]
+
+    @property
     def efficacy_arms(self) -> list[str]:
         return [a.id for a in self.arms if a.efficacy_population]
 
@@ -453,7 +513,9 @@ class Trial(_Strict):
                        "label": pl.String}
         params = [{"name": name, "value": value} for name, value in _flatten(
             {"study": self.study.model_dump(), "endpoints": self.endpoints.model_dump(),
-             "safety": self.safety.model_dump()})]
+             "safety": self.safety.model_dump(),
+             "missing_data": {**self.missing_data.model_dump(),
+                              "hba1c_visits": self.hba1c_visits}})]
         out = {"trial_sites": sites, "trial_arms": arms, "trial_visits": visits,
                "trial_parameters": pl.DataFrame(params, schema={"name": pl.String,
                                                                 "value": pl.String}),
@@ -575,6 +637,11 @@ def _cross_errors(data: dict, base: Path) -> list[str]:
                        f"[{lo}, {hi}] (the HbA1c time points)")
         if endpoints.igls.day not in {v.day for v in visits}:
             out.append(f"endpoints.igls.day: {endpoints.igls.day} is not a visit's nominal day")
+    missing = part("missing_data", MissingData | None)
+    if visits and missing and missing.hba1c_visits:
+        names = {v.name for v in visits}
+        out += [f"missing_data.hba1c_visits: {n!r} is not a visit ({', '.join(sorted(names))})"
+                for n in missing.hba1c_visits if n not in names]
     study = part("study", Study)
     if study and study.study_day_convention == "day1":
         out += _day_zero_errors(visits, windows, endpoints)

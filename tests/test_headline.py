@@ -107,3 +107,21 @@ def test_engraftment_and_igls_in_the_full_dose_group(full_trial):
     assert one(con, "SELECT count(*) FROM endpoints.igls JOIN core.infusions USING "
                     "(participant_id) WHERE dose_group = 'full' AND treatment_success "
                     "AND record_status = 'current'") == 11
+
+
+def test_the_planted_missing_data_is_listed(full_trial):
+    """The missing-data queries (sql/quality/missing_data/; tiny-table tests in
+    tests/test_missing_data.py) list exactly the missing data the generator planted
+    (isletflow/demo/missing.py), each with its participant, site, what and since when: the run
+    is dated after the last file, so every one is due. Planted so that no headline above
+    changes: CA01-001 (half dose, died on day 301) stops uploading CGM data on day 280 and has
+    no diary in the day-120 window, US01-003 leaves an adverse-event form incomplete, and the
+    missed lab visits of US01-004 (day 90) and GB01-002 (day 270) have no HbA1c."""
+    con, _, manifest = full_trial
+    listed = con.sql("SELECT rule, site_id, participant_id, value, since FROM "
+                     "quality.site_queries WHERE participant_id IS NOT NULL").fetchall()
+    planted = [(p.rule, p.site_id, p.participant_id, p.value, p.since)
+               for p in manifest.planted_missing]
+    assert {p[0] for p in planted} == {"cgm_gap", "visit_no_hba1c", "visit_no_form",
+                                       "form_incomplete_overdue"}
+    assert sorted(listed, key=str) == sorted(planted, key=str)

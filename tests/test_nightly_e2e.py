@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import logging
 import re
@@ -206,10 +207,19 @@ def test_cli_query_reads_the_warehouse_and_cannot_write_it(small_trial):
     listing = runner.invoke(app, ["queries", "--site", "US01", "--warehouse", str(wh),
                                   "--out", str(out)])
     assert listing.exit_code == 0, listing.output
-    rows = out.read_text().splitlines()
-    assert rows[0] == "file,row,rule,severity,column_name,value,message"
-    assert len(rows) - 1 == sum(1 for f in manifest.planted_faults
-                                if f.rel_path.startswith("US01/"))
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["file", "row", "participant_id", "rule", "severity",
+                             "column_name", "value", "since", "message"]
+    assert sum(1 for r in rows if r["file"]) == sum(1 for f in manifest.planted_faults
+                                                    if f.rel_path.startswith("US01/"))
+    # the missing-data queries of US01's one participant: 100 days of data, then nothing up
+    # to today (no disposition: on study): the CGM gap, the diary of each follow-up visit
+    # after day 100 and the HbA1c of the trial file's hba1c_visits among them
+    assert sorted((r["participant_id"], r["rule"], r["value"]) for r in rows
+                  if not r["file"] and r["rule"] != "cgm_gap") == [
+        ("US01-001", "visit_no_form", f"day_{d}") for d in (120, 180, 270, 365)] + [
+        ("US01-001", "visit_no_hba1c", f"day_{d}") for d in (180, 270, 365)]
+    assert [r["participant_id"] for r in rows if r["rule"] == "cgm_gap"] == ["US01-001"]
 
 
 def test_no_planted_personal_data_in_the_logs(small_trial):

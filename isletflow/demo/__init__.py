@@ -55,6 +55,12 @@ publication leaves open, made here and documented so a reader can check them:
   day-90 window, missed lab visits (US01-004 day 90, GB01-002 day 270), a severe hypoglycaemic
   event on day 45 (GB01-001, before the day 90-365 window), ~4 % of insulin-diary days missing.
 * Faulty files and rows (faults.plant_faults), each listed in the manifest with its rule.
+* Missing data for the data manager's missing-data queries (missing.py, listed in the
+  manifest's ``planted_missing``), none of it in an efficacy or safety headline: CA01-001's
+  CGM uploads stop on day 280 (its sensor no longer worn; a half-dose participant, who died on
+  day 301: 21 days without CGM data on study), CA01-001's day-120 visit has no insulin-diary
+  day entered, US01-003's first adverse-event form is left incomplete in REDCap; the missed lab
+  visits above are day-90 and day-270 visits without an HbA1c.
 
 Cadence. Real sites export weekly, and so does the sample trial (``edc_every_days=7``). Every
 file is one Prefect task of the nightly flow and every cumulative export re-sends all rows so
@@ -91,6 +97,7 @@ import polars as pl
 from isletflow.demo.cgm import Wearer, device_exports
 from isletflow.demo.edc_lab import edc_and_lab
 from isletflow.demo.faults import PlantedFault, plant_faults
+from isletflow.demo.missing import PlantedMissing, planted_missing
 from isletflow.demo.plans import DemoPlan, plan_for
 from isletflow.demo.profiles import site_of
 from isletflow.demo.redcap import Dictionary
@@ -119,6 +126,7 @@ class TrialManifest:
     cut_date: dt.date | None = None  # the day the last regular (not faulty) file came in
     amended: dt.date | None = None   # the day a form gained the plan's amendment field(s)
     lab_corrections: list[LabCorrection] = field(default_factory=list)
+    planted_missing: list[PlantedMissing] = field(default_factory=list)  # missing.py
     truth: dict = field(default_factory=dict)
     truth_path: Path | None = None
 
@@ -202,6 +210,10 @@ def generate_trial(out_dir: Path, seed: int = 20250620, participants: int | None
     latest: dict[str, str] = {}
     for site, sd in data.items():  # written site by site: one site's sends in memory at a time
         sends = edc_sends(trial, plan, dic, site, sd, anchor, edc_every_days, m.amended)
+        if scale == 1:
+            m.planted_missing += planted_missing(
+                trial, plan, [(k, p) for k, p in chosen if site_of(p.participant_id) == site],
+                days, readings, {site: sd.records}, {site: sends})
         lab, correction = lab_sends(trial, plan, site, sd, anchor, lab_every_days)
         sends += lab
         m.lab_corrections += [correction] if correction else []

@@ -138,6 +138,17 @@ def sensor_mask(p: Profile, study_day: np.ndarray, per_day: int, sensor_days: in
     return keep
 
 
+def stopped(p: Profile, readings: pl.DataFrame) -> pl.DataFrame:
+    """The readings a device export carries: none after the profile's ``cgm_stop_day`` (the
+    sensor no longer worn; the exports still come, with what the device holds). Applied after
+    every draw of the trace and its sensor mask, so no other value of the trial changes (a
+    Clarity export draws nothing per row; a LibreView export picks its scans among the rows,
+    so a stop there would move the draws after it)."""
+    if p.cgm_stop_day is None:
+        return readings
+    return readings.filter(pl.col("study_day") <= p.cgm_stop_day)
+
+
 def export_windows(p: Profile, days: int, first: int) -> list[tuple[int, int]]:
     """Study-day ranges of the participant's exports: a first export, then a cumulative
     re-export that overlaps it (the site exports what the device holds)."""
@@ -357,6 +368,7 @@ def device_exports(p: Profile, k: int, days: int, habit: CgmHabit, wearer: Weare
             keep = sensor_mask(p, trace["study_day"].to_numpy(), READINGS_PER_DAY, 10, 24, rng)
             hist = trace.with_columns(ttime=pl.int_range(0, trace.height) * 300 + 86_400).filter(
                 pl.Series(keep))
+        hist = stopped(p, hist)
         for n, (a, b) in enumerate(export_windows(p, days, wearer.first_day), start=1):
             spans.append((str(n), a, b, hist.filter(pl.col("study_day").is_between(a, b))))
     else:
@@ -375,7 +387,7 @@ def device_exports(p: Profile, k: int, days: int, habit: CgmHabit, wearer: Weare
                                    rng)
                 seg = seg.with_columns(ttime=pl.int_range(0, seg.height) * 300 + 86_400).filter(
                     pl.Series(keep))
-            spans.append((name, a, b, seg))
+            spans.append((name, a, b, stopped(p, seg)))
     files, carried = [], []
     for i, (tag, a, b, part) in enumerate(spans):
         if correction and i == 1:

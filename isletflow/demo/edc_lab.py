@@ -52,6 +52,7 @@ class Record:
     versions: list[tuple[dt.date, dict[str, object]]]
     order: str = ""  # ties between instances entered the same day: the event's own date
     instance: int | None = None  # set by the writer for repeating forms
+    status: str = "2"  # <form>_complete in every export: 2 complete, 0 incomplete
 
     @property
     def entered(self) -> dt.date:
@@ -243,11 +244,15 @@ def edc_and_lab(trial: Trial, plan: DemoPlan, profiles: list[tuple[int, Profile]
         stop_day = int(rng.integers(110, 170))
         diary = diary_days(trial, plan, last)
         diary_delay = timing.integers(1, 11, size=len(diary))
+        not_entered = next(((v.window[0], v.window[1]) for v in visits
+                            if v.name == p.diary_missed_visit), (1, 0))
         for i, d in enumerate(diary):
             if rng.random() < 0.04:
                 continue  # a day the participant did not fill in
             frac = insulin_fraction(p, d, stop_day)
             tdd = base_tdd * frac * (1 + 0.08 * rng.standard_normal()) if frac > 0 else 0.0
+            if not_entered[0] <= d <= not_entered[1]:
+                continue  # the diary of a visit never entered (after the day's draws)
             basal = round(0.5 * tdd, 1)
             rec("insulin_diary", "follow_up", d, [(at(d + int(diary_delay[i])), {
                 "diary_date": iso(d), "basal_u": basal,
@@ -305,6 +310,10 @@ def edc_and_lab(trial: Trial, plan: DemoPlan, profiles: list[tuple[int, Profile]
         if final:
             dispo.append((at(final[0] + int(timing.integers(1, 15))), final[1]))
         rec("disposition", "end", completion, dispo)
+
+        if p.incomplete_form:  # left incomplete in REDCap (no draw)
+            next(r for r in sd.records if r.record_id == pid
+                 and r.table == p.incomplete_form).status = "0"
 
         hba1c0 = baseline_hba1c(plan, p, rng)
         for vi, v in enumerate(visits):

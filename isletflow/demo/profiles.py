@@ -41,6 +41,11 @@ class Profile:
     ``she_days_after_infusion``: severe hypoglycaemia with third-party assistance;
     ``she_unassisted_days``: events reported on the form that needed no one's help.
     ``cgm`` / ``clarity_columns``: a device or export layout other than the site's habit.
+    Missing data the data manager must be asked about (missing.py): ``cgm_stop_day``, the
+    device exports carry no reading after this study day (the sensor no longer worn);
+    ``diary_missed_visit``, no insulin-diary day is entered in this visit's window;
+    ``incomplete_form``, the first record of this core table's form is left incomplete
+    (``<form>_complete`` 0) in REDCap. (``missed_visit``: no central-lab sample at it.)
     """
 
     participant_id: str
@@ -56,6 +61,9 @@ class Profile:
     clarity_columns: int | None = None
     cgm: str | None = None
     study_part: str | None = None
+    cgm_stop_day: int | None = None
+    diary_missed_visit: str | None = None
+    incomplete_form: str | None = None
 
 
 # ---- ISLET-101, the sample trial (SEED-trial-news.txt; isletflow/demo/__init__.py) ----------
@@ -77,9 +85,10 @@ PROFILES_101: tuple[Profile, ...] = (
     _p101("CA01-003", "full", "reduced"),
     _p101("DE01-001", "full", "independent", neutropenia="serious"),
     _p101("GB01-001", "full", "independent", she_days_after_infusion=(45,)),
-    _p101("CA01-001", "half", "partial", death=NEUROCOGNITIVE),
+    _p101("CA01-001", "half", "partial", death=NEUROCOGNITIVE, cgm_stop_day=280,
+          diary_missed_visit="day_120"),
     _p101("US01-002", "full", "independent", neutropenia="serious"),
-    _p101("US01-003", "full", "independent"),
+    _p101("US01-003", "full", "independent", incomplete_form="adverse_events"),
     _p101("US01-004", "full", "independent", missed_visit="day_90"),
     _p101("CA01-002", "full", "independent"),
     _p101("CA01-004", "full", "independent", clarity_columns=12),

@@ -21,8 +21,8 @@ record id, then REDCap's own columns (``redcap_event_name``, ``redcap_repeat_ins
 ``redcap_repeat_instance``, and in a whole-project export ``redcap_data_access_group``), then
 each form's fields followed by its ``<form>_complete`` status; a checkbox field is one column
 per choice, ``field___code``. A row is one record x event, or one instance of a repeating
-form. The status is 2 (complete) where the row has the form's data and empty where it has
-not; checkbox columns are empty on rows without their form (as in C1). The dictionary is the
+form. The status is 2 (complete) where the row has the form's data (a record the plan leaves
+incomplete: 0) and empty where it has not; checkbox columns are empty on rows without their form (as in C1). The dictionary is the
 18-column metadata CSV with REDCap's exact download header.
 
 One-form exports are sent "de-identified" (REDCap's export option that removes fields flagged
@@ -308,10 +308,10 @@ class Project:
                 cells.append(self.dag)
                 for other in self.dic.forms:
                     fields = self.fields(other, amended, identifiers=True)
-                    cells += ([*self._cells(r, v, fields), "2"] if other == form else
+                    cells += ([*self._cells(r, v, fields), r.status] if other == form else
                               [""] * (sum(len(f.columns()) for f in fields) + 1))
             else:
-                cells += [*self._cells(r, v, self.fields(form, amended, False)), "2"]
+                cells += [*self._cells(r, v, self.fields(form, amended, False)), r.status]
             self._lines[key] = fputcsv_line(cells)
         return self._lines[key]
 

@@ -23,3 +23,22 @@ CREATE TABLE IF NOT EXISTS quality.quarantined_files (
     rule    VARCHAR NOT NULL,
     message VARCHAR NOT NULL
 );
+-- Missing-data queries (sql/quality/missing_data/), worked out from the data alone each night
+-- the data change: each with the day it is missing from (since) and the first reference date
+-- on which it is a query (due). The listing (quality.site_queries) shows those due by the
+-- published night's reference date, so a night with no new file still moves them on.
+CREATE TABLE IF NOT EXISTS quality.missing_data (
+    rule           VARCHAR NOT NULL,   -- cgm_gap | visit_no_hba1c | visit_no_form |
+                                       -- form_incomplete_overdue
+    severity       VARCHAR NOT NULL,   -- warning: nothing is set aside; the site is asked
+    site_id        VARCHAR NOT NULL,
+    participant_id VARCHAR NOT NULL,
+    table_name     VARCHAR NOT NULL,   -- core table the missing data belong in
+    source_file_id VARCHAR,            -- a form left incomplete: the export of its current row
+    source_row     BIGINT,
+    column_name    VARCHAR,
+    value          VARCHAR,            -- the last reading's day, the visit, the form status
+    since          DATE NOT NULL,      -- missing from this day on
+    due            DATE NOT NULL,      -- a query from this reference date on
+    message        VARCHAR NOT NULL
+);

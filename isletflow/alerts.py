@@ -1,0 +1,340 @@
+"""Alerts that reach a person: Prefect automations on the deployments of ``prefect.yaml``.
+
+For every deployment of prefect.yaml found on the server, two automations (tag
+``isletflow-alert``), each sending a notification through one Prefect notification block:
+
+- **failed**: a flow run of the deployment enters Failed, Crashed or TimedOut (a reactive
+  trigger on the server's ``prefect.flow-run.<state>`` events, one firing per flow run);
+- **not completed by the deadline** (deployments with an active schedule): no Completed run of
+  the deployment by the set hour of the night (``ISLETFLOW_ALERT_DEADLINE``, 07:00 by default,
+  in ``ISLETFLOW_ALERT_TIMEZONE``, by default the schedule's own zone: America/Toronto for
+  ``nightly/nightly``).
+
+How the deadline is kept (Prefect 3.9.1, self-hosted server, no extra package). A proactive
+``EventTrigger`` cannot be pinned to a wall-clock hour: it counts events in a window of fixed
+length (``within``) and fires when the window closes with fewer than ``threshold`` of them. So
+the window is opened by the night itself and sized to end at the deadline:
+
+- ``after``: the first ``prefect.flow-run.Pending`` (the worker took the scheduled run),
+  ``prefect.flow-run.Late`` (no worker took it: the server's late-runs service marks it 15 s
+  after its scheduled time), ``prefect.flow-run.AwaitingConcurrencySlot`` (the previous run
+  still holds the deployment's slot) or ``prefect.flow-run.Running`` (a run executed without
+  a worker, which sets no Pending) of any run of the deployment opens the window at the
+  scheduled start, to the second (a worker may take a run up to its prefetch, 10 s, early);
+  the later ones of the night leave the open window as it is;
+- ``expect``: one ``prefect.flow-run.Completed`` of any run of the deployment (a retry of a
+  failed night that completes in time counts);
+- ``for_each``: the deployment (``related:deployment:prefect.resource.id``). Without a
+  ``for_each`` the server opens a window for a proactive trigger at every evaluation,
+  whatever ``after`` says (``evaluate_proactive_triggers`` → ``ensure_bucket`` with an empty
+  key), and would fire every ``within`` all day;
+- ``within``: the time from a scheduled start to the first deadline after it, the longest over
+  the next 366 scheduled starts (:func:`deadline_within`). For ``nightly/nightly`` (02:30
+  America/Toronto) and 07:00 America/Toronto that is 4 h 30 min on every night, as both
+  hours are in the same zone and Toronto changes its clocks at 02:00, before 02:30. On the
+  night clocks go forward 02:30 does not exist and Prefect starts the run at 03:30 EDT: the
+  alert comes at 08:00 that night, an hour after the set hour. For a schedule in another zone
+  than the deadline the two zones' offsets change on different days and the alert comes up to
+  that difference (an hour) after the set hour, never before it (the longest window is used).
+
+The window measures from the night's first event, so a night the server itself was down at
+02:30 gets its deadline from when the server came back (the late-runs service then marks the
+run Late); a night without a scheduled run (schedule paused or deleted, server down all
+night) sends nothing: ``isletflow status`` from cron covers that. A run started by hand opens
+a window as well: not completed within the same time after it started, it alerts too.
+
+The notification goes through a ``CustomWebhookNotificationBlock`` (block
+``isletflow-alert-webhook``) whose URL comes from ``ISLETFLOW_ALERT_WEBHOOK_URL`` and is kept in
+the block's secrets (hidden in the UI and API). The request is a POST of one JSON object: the
+kind of alert, the deployment, the flow run's name, its state and when it entered it, the
+first line of the state message (the error) and a link to the run, plus ``text``, one line
+with all of it (what Slack, Mattermost and Teams incoming webhooks show). Nothing else from
+the run: no parameters, logs or file content. E-mail over SMTP is not offered: Prefect 3.9.1
+has no SMTP notification block (``EmailServerCredentials`` is in the separate ``prefect-email``
+package and cannot be an automation's notification, PrefectHQ/prefect#16881); point the webhook
+at a mail gateway, or at a chat channel.
+
+Re-running (``make serve``, ``isletflow alerts``) updates the automations in place (matched by
+name among those tagged ``isletflow-alert``) and deletes tagged ones no longer wanted; with no
+webhook set it deletes them all, so what is configured is what the environment says. The
+automations are not owned by their deployment: ``prefect deploy`` deletes the automations a
+deployment owns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT = Path(__file__).resolve().parents[1]
+TAG = "isletflow-alert"
+BLOCK_NAME = "isletflow-alert-webhook"
+ENV_WEBHOOK = "ISLETFLOW_ALERT_WEBHOOK_URL"
+ENV_DEADLINE = "ISLETFLOW_ALERT_DEADLINE"
+ENV_TIMEZONE = "ISLETFLOW_ALERT_TIMEZONE"
+DEFAULT_DEADLINE = dt.time(7, 0)
+FAILED_EVENTS = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed",
+                 "prefect.flow-run.TimedOut"}
+NIGHT_START_EVENTS = {"prefect.flow-run.Pending", "prefect.flow-run.Late",
+                      "prefect.flow-run.AwaitingConcurrencySlot", "prefect.flow-run.Running"}
+ERROR_CHARS = 500  # the first line of the error, cut at this length
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go and the deadline of a night. ``timezone`` None: each schedule's own."""
+
+    webhook_url: str | None
+    deadline: dt.time = DEFAULT_DEADLINE
+    timezone: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ = os.environ) -> AlertSettings:
+        """Read ``ISLETFLOW_ALERT_WEBHOOK_URL`` (http or https), ``ISLETFLOW_ALERT_DEADLINE``
+        (HH:MM, 24 h) and ``ISLETFLOW_ALERT_TIMEZONE`` (an IANA zone); ValueError naming the
+        variable for a value that is not one."""
+        url = (env.get(ENV_WEBHOOK) or "").strip() or None
+        if url and (urllib.parse.urlsplit(url).scheme not in ("http", "https")
+                    or not urllib.parse.urlsplit(url).hostname):
+            raise ValueError(f"{ENV_WEBHOOK} is not an http(s) URL")
+        raw = (env.get(ENV_DEADLINE) or "").strip()
+        try:
+            deadline = dt.time.fromisoformat(raw) if raw else DEFAULT_DEADLINE
+        except ValueError:
+            raise ValueError(f"{ENV_DEADLINE}={raw!r} is not a time of day (HH:MM)") from None
+        zone = (env.get(ENV_TIMEZONE) or "").strip() or None
+        if zone:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{ENV_TIMEZONE}={zone!r} is not a time zone of the tz "
+                                 "database (e.g. America/Toronto)") from None
+        return cls(url, deadline.replace(tzinfo=None), zone)
+
+    def receiver(self) -> str:
+        """The webhook's scheme and host only (its path may hold a token)."""
+        parts = urllib.parse.urlsplit(self.webhook_url or "")
+        return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def first_deadline_after(start: dt.datetime, deadline: dt.time, zone: str) -> dt.datetime:
+    """The first instant at or after ``start`` (aware) whose wall time in ``zone`` is
+    ``deadline``: that day's deadline if not yet passed, else the next day's."""
+    tz = ZoneInfo(zone)
+    local = start.astimezone(tz)
+    at = dt.datetime.combine(local.date(), deadline, tzinfo=tz)
+    if at < local:
+        at = dt.datetime.combine(local.date() + dt.timedelta(days=1), deadline, tzinfo=tz)
+    return at
+
+
+def deadline_within(starts: list[dt.datetime], deadline: dt.time, zone: str) -> dt.timedelta:
+    """The window of the deadline trigger: the longest time from a scheduled start to the
+    first deadline after it, over ``starts`` (aware datetimes). Exact for every start whose
+    time to the deadline is the longest; never shorter than any (no alert before the set
+    hour). Elapsed time: aware datetimes in different zones subtract in UTC."""
+    if not starts:
+        raise ValueError("no scheduled start to measure the deadline from")
+    return max(first_deadline_after(s, deadline, zone) - s for s in starts)
+
+
+def scheduled_starts(schedules, after: dt.datetime, n: int = 366) -> list[dt.datetime]:
+    """The next ``n`` starts of each of ``schedules`` (a deployment's Cron, Interval or RRule
+    schedules from the API), computed by the Prefect server's own schedule classes, so with
+    the scheduler's rules for clock changes."""
+    from prefect.server.schemas import schedules as server_schedules
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    starts = []
+    for s in schedules:
+        server_schedule = getattr(server_schedules, type(s).__name__).model_validate(
+            s.model_dump())
+        starts += [dt.datetime.fromtimestamp(d.timestamp(), dt.UTC)  # stdlib, not pendulum
+                   for d in run_coro_as_sync(server_schedule.get_dates(n=n, start=after))]
+    return starts
+
+
+def describe(delta: dt.timedelta) -> str:
+    """``4 h 30 min``, ``10 s`` (whole seconds; zero parts left out)."""
+    m, sec = divmod(round(delta.total_seconds()), 60)
+    h, m = divmod(m, 60)
+    return " ".join(f"{n} {unit}" for n, unit in ((h, "h"), (m, "min"), (sec, "s")) if n) or "0 s"
+
+
+def _literal(text: str) -> str:
+    """``text`` as a Jinja string literal (JSON's escapes are Jinja's)."""
+    return json.dumps(text)
+
+
+def _prelude(deployment: str, ui_url: str | None) -> str:
+    """Template variables from the triggering state-change event only (no API read that
+    could fail at alert time): the run's name, the state it entered and when, its link."""
+    url = ("{%- set url = none -%}" if not ui_url else
+           f"{{%- set url = {_literal(ui_url.rstrip('/') + '/runs/flow-run/')} "
+           "~ r.id.split('.')[-1] -%}")
+    return ("{%- set r = event.resource -%}"
+            f"{{%- set deployment = {_literal(deployment)} -%}}"
+            "{%- set name = r.get('prefect.resource.name') or '' -%}"
+            "{%- set state = r.get('prefect.state-name') or '' -%}"
+            "{%- set time = r.get('prefect.state-timestamp') or '' -%}" + url)
+
+
+def failed_body(deployment: str, ui_url: str | None) -> str:
+    """The Jinja template of the failure notification: a JSON object (module docstring)
+    whose ``error`` is the first line of the state message, cut at ERROR_CHARS."""
+    return (
+        _prelude(deployment, ui_url)
+        + "{%- set lines = (r.get('prefect.state-message') or '').splitlines() -%}"
+        "{%- set error = (lines[0] if lines else '') "
+        f"| truncate({ERROR_CHARS}, true, '…', 0) -%}}"
+        '{"alert": "failed", "deployment": {{ deployment | tojson }}, '
+        '"flow_run": {{ name | tojson }}, "state": {{ state | tojson }}, '
+        '"time": {{ time | tojson }}, "error": {{ error | tojson }}, "url": {{ url | tojson }}, '
+        '"text": {{ (deployment ~ ": flow run " ~ name ~ " " ~ state ~ " at " ~ time '
+        "~ (': ' ~ error if error else '')) | tojson }}}"
+    )
+
+
+def deadline_body(deployment: str, deadline: str, within: dt.timedelta,
+                  ui_url: str | None) -> str:
+    """The Jinja template of the missed-deadline notification. The triggering event is the
+    one that opened the night's window (the run entering Pending, Late,
+    AwaitingConcurrencySlot or Running): ``last_state`` is that state, not the run's state
+    at the deadline."""
+    return (
+        _prelude(deployment, ui_url)
+        + '{"alert": "not-completed-by-deadline", "deployment": {{ deployment | tojson }}, '
+        f'"deadline": {_literal(deadline)}, '
+        '"flow_run": {{ name | tojson }}, "last_state": {{ state | tojson }}, '
+        '"last_state_time": {{ time | tojson }}, "url": {{ url | tojson }}, '
+        '"text": {{ (deployment ~ ": no Completed run by " ~ '
+        f'{_literal(deadline)} ~ " ({describe(within)} after run " ~ name ~ " entered " ~ '
+        'state ~ " at " ~ time ~ ")") | tojson }}}'
+    )
+
+
+def _automation(name: str, description: str, deployment_id, block_id, subject: str,
+                body: str, **trigger):
+    """An automation tagged TAG on the flow runs of one deployment, notifying through the
+    block; ``trigger``: the EventTrigger's other fields."""
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger
+
+    return AutomationCore(
+        name=name, description=description, tags=[TAG],
+        trigger=EventTrigger(
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={"prefect.resource.id": f"prefect.deployment.{deployment_id}",
+                           "prefect.resource.role": "deployment"}, threshold=1, **trigger),
+        actions=[SendNotification(block_document_id=block_id, subject=subject, body=body)])
+
+
+def failed_automation(deployment: str, deployment_id, block_id, ui_url: str | None):
+    """One notification per flow run of the deployment entering Failed, Crashed or TimedOut."""
+    from prefect.events.schemas.automations import Posture
+
+    return _automation(
+        f"isletflow: {deployment} failed or crashed",
+        f"A flow run of {deployment} entered Failed, Crashed or TimedOut: notify "
+        "(isletflow.alerts).", deployment_id, block_id, f"isletflow: {deployment} failed",
+        failed_body(deployment, ui_url), expect=FAILED_EVENTS, for_each={"prefect.resource.id"},
+        posture=Posture.Reactive, within=dt.timedelta(0))
+
+
+def deadline_automation(deployment: str, deployment_id, block_id, within: dt.timedelta,
+                        deadline: str, ui_url: str | None):
+    """See the module docstring for why these ``after``/``expect``/``for_each``/``within``
+    give "no Completed run by the set hour"."""
+    from prefect.events.schemas.automations import Posture
+
+    return _automation(
+        f"isletflow: {deployment} not completed by the deadline",
+        f"No Completed run of {deployment} by {deadline} ({describe(within)} after the "
+        "night's run was due): notify (isletflow.alerts).", deployment_id, block_id,
+        f"isletflow: {deployment} not completed by {deadline}",
+        deadline_body(deployment, deadline, within, ui_url), after=NIGHT_START_EVENTS,
+        expect={"prefect.flow-run.Completed"},
+        for_each={"related:deployment:prefect.resource.id"}, posture=Posture.Proactive,
+        within=within)
+
+
+def project_deployments(prefect_yaml: Path = PROJECT / "prefect.yaml") -> dict[str, str]:
+    """Deployment name -> entrypoint, as prefect.yaml declares them."""
+    import yaml
+
+    spec = yaml.safe_load(prefect_yaml.read_text())
+    return {d["name"]: d["entrypoint"] for d in spec.get("deployments") or []}
+
+
+def save_webhook_block(url: str):
+    """Create or overwrite the webhook block; returns its block document id."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    block = CustomWebhookNotificationBlock(
+        name="isletflow alerts", url="{{webhook_url}}", method="POST",
+        form_data="{{body}}", headers={"Content-Type": "application/json"},
+        secrets={"webhook_url": url})
+    return block.save(BLOCK_NAME, overwrite=True)
+
+
+def sync_alerts(env: dict[str, str] | os._Environ = os.environ, now: dt.datetime | None = None,
+                prefect_yaml: Path = PROJECT / "prefect.yaml") -> str:
+    """Make the isletflow automations on the Prefect API at ``env["PREFECT_API_URL"]`` (or
+    the current profile's) what ``env`` asks for (see the module docstring) and return one
+    line saying what is configured. ValueError for a setting that is not valid."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    settings = AlertSettings.from_env(env)
+    now = now or dt.datetime.now(dt.UTC)
+    updates = {PREFECT_API_URL: env["PREFECT_API_URL"]} if env.get("PREFECT_API_URL") else {}
+    with temporary_settings(updates=updates), get_client(sync_client=True) as client:
+        wanted, deadlines = [], []
+        if settings.webhook_url:
+            ui_url = get_current_settings().ui_url
+            block_id = save_webhook_block(settings.webhook_url)
+            declared = project_deployments(prefect_yaml)
+            found = client.read_deployments(deployment_filter=DeploymentFilter(
+                name=DeploymentFilterName(any_=sorted(declared))))
+            for d in sorted(found, key=lambda d: d.name):
+                if d.entrypoint != declared[d.name]:
+                    continue  # another project's deployment of the same name
+                full = f"{client.read_flow(d.flow_id).name}/{d.name}"
+                wanted.append(failed_automation(full, d.id, block_id, ui_url))
+                active = [s.schedule for s in d.schedules if s.active]
+                if not active:
+                    continue
+                zone = settings.timezone or active[0].timezone or "UTC"
+                within = deadline_within(scheduled_starts(active, now), settings.deadline, zone)
+                label = f"{settings.deadline:%H:%M} {zone}"
+                wanted.append(deadline_automation(full, d.id, block_id, within, label, ui_url))
+                deadlines.append(f"{full} by {label} ({describe(within)} after its night "
+                                 "starts)")
+        existing: dict[str, list] = {}
+        for a in client.read_automations():
+            if TAG in (a.tags or []):
+                existing.setdefault(a.name, []).append(a)
+        for a in wanted:
+            have = existing.pop(a.name, [])
+            if have:
+                client.update_automation(have[0].id, a)
+            else:
+                client.create_automation(a)
+            for extra in have[1:]:
+                client.delete_automation(extra.id)
+        removed = [a for same in existing.values() for a in same]
+        for a in removed:
+            client.delete_automation(a.id)
+    if not settings.webhook_url:
+        return (f"alerts: none configured (set {ENV_WEBHOOK} to be notified of a failed run "
+                "or a night not completed by its deadline)"
+                + (f"; removed {len(removed)} earlier isletflow automation(s)" if removed else ""))
+    n_failed = len(wanted) - len(deadlines)
+    return (f"alerts to {settings.receiver()}: any failed or crashed run of {n_failed} "
+            "deployment(s); no Completed run of "
+            + ("; ".join(deadlines) or "(no deployment has an active schedule)"))

@@ -1,0 +1,291 @@
+"""Alerts that reach a person (isletflow/alerts.py): the deadline arithmetic and the settings
+(pure), the notification templates rendered by Prefect's own template engine, and end to end:
+a real Failed run of the deployment `nightly/nightly` on a real Prefect server, and the
+notifications a local HTTP receiver gets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from isletflow.status import check as check_status
+from isletflow.alerts import (TAG, AlertSettings, deadline_body, deadline_within, describe,
+                              failed_body, first_deadline_after, scheduled_starts)
+
+TORONTO = ZoneInfo("America/Toronto")
+
+
+# --- the deadline: elapsed time from a scheduled start to the first deadline after it -----
+
+def test_nightly_0230_to_0700_toronto_is_4h30_in_winter_and_summer():
+    winter = dt.datetime(2026, 1, 15, 2, 30, tzinfo=TORONTO)  # EST, UTC-5
+    summer = dt.datetime(2026, 7, 15, 2, 30, tzinfo=TORONTO)  # EDT, UTC-4
+    for start in (winter, summer):
+        assert first_deadline_after(start, dt.time(7), "America/Toronto") == \
+            start.replace(hour=7, minute=0)
+    assert deadline_within([winter, summer], dt.time(7), "America/Toronto") == \
+        dt.timedelta(hours=4, minutes=30)
+
+
+def test_a_deadline_already_passed_is_the_next_days():
+    start = dt.datetime(2026, 1, 15, 22, 0, tzinfo=TORONTO)
+    assert first_deadline_after(start, dt.time(7), "America/Toronto") == \
+        dt.datetime(2026, 1, 16, 7, 0, tzinfo=TORONTO)
+    assert deadline_within([start], dt.time(7), "America/Toronto") == dt.timedelta(hours=9)
+
+
+def test_a_utc_schedule_with_a_toronto_deadline_takes_the_longer_winter_window():
+    # 03:00 UTC; 07:00 Toronto is 12:00 UTC in winter (EST) and 11:00 UTC in summer (EDT)
+    winter = dt.datetime(2026, 1, 15, 3, 0, tzinfo=dt.UTC)
+    summer = dt.datetime(2026, 7, 15, 3, 0, tzinfo=dt.UTC)
+    assert deadline_within([winter], dt.time(7), "America/Toronto") == dt.timedelta(hours=9)
+    assert deadline_within([summer], dt.time(7), "America/Toronto") == dt.timedelta(hours=8)
+    assert deadline_within([winter, summer], dt.time(7), "America/Toronto") == \
+        dt.timedelta(hours=9)  # never before 07:00; an hour after it in summer
+
+
+def test_the_night_clocks_go_forward_prefect_starts_0230_at_0330_edt():
+    """2026-03-08 (second Sunday of March): Toronto goes from 02:00 EST to 03:00 EDT, so
+    02:30 does not exist; Prefect's scheduler starts that night's run at 03:30 EDT (07:30
+    UTC), 3 h 30 min before 07:00 EDT, and the nights around it at 02:30 (4 h 30 min)."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    starts = scheduled_starts([CronSchedule(cron="30 2 * * *", timezone="America/Toronto")],
+                              dt.datetime(2026, 3, 7, tzinfo=dt.UTC), n=3)
+    assert starts == [dt.datetime(2026, 3, 7, 7, 30, tzinfo=dt.UTC),   # 02:30 EST
+                      dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC),   # 03:30 EDT
+                      dt.datetime(2026, 3, 9, 6, 30, tzinfo=dt.UTC)]   # 02:30 EDT
+    assert [first_deadline_after(s, dt.time(7), "America/Toronto") - s for s in starts] == \
+        [dt.timedelta(hours=4, minutes=30), dt.timedelta(hours=3, minutes=30),
+         dt.timedelta(hours=4, minutes=30)]
+    assert deadline_within(starts, dt.time(7), "America/Toronto") == \
+        dt.timedelta(hours=4, minutes=30)
+    assert describe(dt.timedelta(hours=4, minutes=30)) == "4 h 30 min"
+
+
+def test_settings_from_the_environment():
+    assert AlertSettings.from_env({}) == AlertSettings(None, dt.time(7), None)
+    s = AlertSettings.from_env({"ISLETFLOW_ALERT_WEBHOOK_URL":
+                                " https://hooks.example.org:8443/T0/B1/secret ",
+                                "ISLETFLOW_ALERT_DEADLINE": "06:30",
+                                "ISLETFLOW_ALERT_TIMEZONE": "Europe/Berlin"})
+    assert (s.deadline, s.timezone) == (dt.time(6, 30), "Europe/Berlin")
+    assert s.receiver() == "https://hooks.example.org:8443"  # never the path (a token)
+    for env, name in (({"ISLETFLOW_ALERT_DEADLINE": "7am"}, "ISLETFLOW_ALERT_DEADLINE"),
+                      ({"ISLETFLOW_ALERT_TIMEZONE": "Toronto"}, "ISLETFLOW_ALERT_TIMEZONE"),
+                      ({"ISLETFLOW_ALERT_WEBHOOK_URL": "hooks.example.org/x"},
+                       "ISLETFLOW_ALERT_WEBHOOK_URL")):
+        with pytest.raises(ValueError, match=name):
+            AlertSettings.from_env(env)
+
+
+# --- the templates, rendered as the server renders them ----------------------------------
+
+def _render(template: str, state: str, message: str | None) -> dict:
+    from prefect.server.events.actions import JinjaTemplateAction
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.server.utilities.user_templates import render_user_template_sync
+
+    JinjaTemplateAction._register_filters_if_needed()
+    event = ReceivedEvent(
+        id=uuid.UUID("0190a1b2-0000-7000-8000-0000000000ee"),
+        occurred=dt.datetime(2026, 1, 15, 7, 31, tzinfo=dt.UTC),
+        event=f"prefect.flow-run.{state}",
+        resource={"prefect.resource.id": "prefect.flow-run.0190a1b2-0000-7000-8000-000000000001",
+                  "prefect.resource.name": "calm-otter", "prefect.state-name": state,
+                  "prefect.state-message": message or "", "prefect.state-type": "FAILED",
+                  "prefect.state-timestamp": "2026-01-15T07:31:00+00:00"})
+    return json.loads(render_user_template_sync(template, {"event": event}))
+
+
+def test_failed_body_is_json_with_the_first_line_of_the_error_only():
+    body = _render(failed_body("nightly/nightly", "http://127.0.0.1:4200"), "Failed",
+                   'Flow run encountered an exception: ValueError: "a" <b> & c\nsecond line\n')
+    assert body == {
+        "alert": "failed", "deployment": "nightly/nightly", "flow_run": "calm-otter",
+        "state": "Failed", "time": "2026-01-15T07:31:00+00:00",
+        "error": 'Flow run encountered an exception: ValueError: "a" <b> & c',
+        "url": "http://127.0.0.1:4200/runs/flow-run/0190a1b2-0000-7000-8000-000000000001",
+        "text": 'nightly/nightly: flow run calm-otter Failed at 2026-01-15T07:31:00+00:00: '
+                'Flow run encountered an exception: ValueError: "a" <b> & c'}
+    assert _render(failed_body("nightly/nightly", None), "Crashed", None)["error"] == ""
+
+
+def test_deadline_body_names_the_deadline_and_the_state_the_night_began_in():
+    body = _render(deadline_body("nightly/nightly", "07:00 America/Toronto",
+                                 dt.timedelta(hours=4, minutes=30), None), "Late", "")
+    assert body["alert"] == "not-completed-by-deadline"
+    assert (body["flow_run"], body["last_state"], body["url"]) == ("calm-otter", "Late", None)
+    assert body["text"] == ("nightly/nightly: no Completed run by 07:00 America/Toronto "
+                            "(4 h 30 min after run calm-otter entered Late at "
+                            "2026-01-15T07:31:00+00:00)")
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+class _Receiver(BaseHTTPRequestHandler):
+    got: queue.Queue
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.got.put((self.path, self.headers.get("Content-Type"), body.decode()))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    got: queue.Queue = queue.Queue()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("R", (_Receiver,), {"got": got}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook/T000/secret", got
+    server.shutdown()
+    server.server_close()
+
+
+def _collect(got: queue.Queue, kinds: set[str], timeout_s: float) -> dict[str, tuple]:
+    """The first request of each kind of alert (the body's "alert"), waiting up to
+    ``timeout_s`` for all of them: (path, content type, parsed body, body text)."""
+    found: dict[str, tuple] = {}
+    deadline = time.monotonic() + timeout_s
+    while kinds - found.keys():
+        try:
+            path, content_type, text = got.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {sorted(kinds - found.keys())} notification within "
+                                 f"{timeout_s:.0f} s; got {sorted(found)}") from None
+        body = json.loads(text)
+        assert body["alert"] not in found, f"a second {body['alert']} notification: {text}"
+        found[body["alert"]] = (path, content_type, body, text)
+    return found
+
+
+@pytest.mark.e2e
+def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, prefect_server,
+                                                           record_property):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+    from prefect.settings import get_current_settings
+
+    from isletflow.alerts import deadline_automation, sync_alerts
+    from isletflow.serve import PROJECT, deploy
+
+    t0 = time.monotonic()
+    url, got = receiver
+    api = str(get_current_settings().api.url)
+    env = {**os.environ, "PREFECT_API_URL": api, "ISLETFLOW_ALERT_WEBHOOK_URL": url}
+    env.pop("ISLETFLOW_ALERT_DEADLINE", None)
+    env.pop("ISLETFLOW_ALERT_TIMEZONE", None)
+    deploy(env)
+    t_deploy = time.monotonic()
+    said = sync_alerts(env)
+    assert said.startswith("alerts to http://127.0.0.1:")
+    assert said.endswith("any failed or crashed run of 3 deployment(s); no Completed run of "
+                         "nightly/nightly by 07:00 America/Toronto (4 h 30 min after its night "
+                         "starts)")
+    with get_client(sync_client=True) as client:
+        first = sorted(a.name for a in client.read_automations() if TAG in a.tags)
+        sync_alerts(env)  # again, as every `make serve` does: nothing added
+        again = [a for a in client.read_automations() if TAG in a.tags]
+        assert sorted(a.name for a in again) == first
+        # every deployment of prefect.yaml: failed or crashed; the one with an active
+        # schedule: not completed by the deadline
+        assert first == ["isletflow: nightly/nightly failed or crashed",
+                         "isletflow: nightly/nightly not completed by the deadline",
+                         "isletflow: nightly/nightly-dask failed or crashed",
+                         "isletflow: nightly/nightly-islet-301 failed or crashed"]
+        deadline = next(a for a in again if a.name.endswith("deadline"))
+        assert deadline.trigger.within == dt.timedelta(hours=4, minutes=30)
+        # the same trigger with the shortest window Prefect allows (10 s), so the test sees
+        # a night that does not complete in time
+        block_id = deadline.actions[0].block_document_id
+        # the webhook URL (its path may be a token) is a secret: not readable through the API
+        block = client.read_block_document(block_id, include_secrets=False)
+        assert url not in json.dumps(block.data, default=str)
+        deployment_id = client.read_deployment_by_name("nightly/nightly").id
+        short = deadline_automation(
+            "nightly/nightly", deployment_id, block_id,
+            dt.timedelta(seconds=10), "the test's 10 s", None)
+        short.name += " (test)"
+        client.create_automation(short)
+
+    # A run of the deployment, executed here by Prefect's flow engine (what a worker's flow
+    # run process does, less the ~15 s of starting a worker and a process that imports the
+    # flow): the states Pending, Running, Failed are set on the server, which emits the
+    # events the automations see.
+    from prefect.flow_engine import run_flow
+
+    from flows.nightly import nightly
+
+    # a trial file with one mistake: the run fails at its first step with a TrialError of
+    # several lines, of which the notification carries the first only
+    trial = tmp_path / "islet-101.toml"
+    trial.write_text((PROJECT / "trials/islet-101.toml").read_text()
+                     .replace('timezone = "Europe/Berlin"', 'timezone = "Europe/Berlln"'))
+    shutil.copy(PROJECT / "trials/islet-101.redcap-dictionary.csv", tmp_path)
+    run = run_deployment("nightly/nightly", timeout=0, parameters={
+        "landing_dir": str(tmp_path / "landing"), "warehouse": str(tmp_path / "wh.duckdb"),
+        "trial": str(trial)})
+    with get_client(sync_client=True) as client:
+        state = run_flow(nightly, flow_run=client.read_flow_run(run.id), return_type="state")
+        t_run = time.monotonic()
+        assert client.read_flow_run(run.id).state.type == StateType.FAILED
+    assert (run.deployment_id, state.type) == (deployment_id, StateType.FAILED)
+    # a night that failed before it reached the warehouse (its trial file) is still seen by
+    # `isletflow status`: the run journal beside the warehouse has it (no night ever
+    # published here, which it says first)
+    code, line = check_status(tmp_path / "wh.duckdb", max_age=dt.timedelta(hours=26))
+    assert code == 3 and line.startswith(f"no warehouse: {tmp_path / 'wh.duckdb'} does not "
+                                         f"exist; last run {str(run.id)[:8]} failed "
+                                         "(TrialError) at "), line
+
+    try:
+        received = _collect(got, {"failed", "not-completed-by-deadline"}, timeout_s=60)
+        path, content_type, failed, text = received["failed"]
+        assert (path, content_type) == ("/hook/T000/secret", "application/json")
+        error = (f"Flow run encountered an exception: TrialError: {trial}: 1 mistake(s) in "
+                 "the trial definition:")
+        assert (failed["deployment"], failed["flow_run"], failed["state"]) == \
+            ("nightly/nightly", run.name, "Failed")
+        assert failed["error"] == error
+        assert "Berlln" in state.message and "Berlln" not in text  # the second line
+        assert failed["url"].endswith(f"/runs/flow-run/{run.id}")
+        assert dt.datetime.fromisoformat(failed["time"]) == state.timestamp
+        record_property("failed_notification", text)
+        print("\nreceived (failed):", text)
+
+        # the 10 s window opened when the run started (Running: no worker here to set
+        # Pending) and closed without a Completed run
+        _, _, late, text = received["not-completed-by-deadline"]
+        assert (late["deadline"], late["flow_run"], late["last_state"]) == \
+            ("the test's 10 s", run.name, "Running")
+        record_property("deadline_notification", text)
+        print("received (deadline):", text)
+        time.sleep(1)
+        assert got.empty()  # one of each: the real deadline's 4 h 30 min window is open
+    finally:
+        with get_client(sync_client=True) as client:
+            for a in client.read_automations():
+                if a.name.endswith(" (test)"):
+                    client.delete_automation(a.id)
+        said = sync_alerts({**env, "ISLETFLOW_ALERT_WEBHOOK_URL": ""})
+    assert said == ("alerts: none configured (set ISLETFLOW_ALERT_WEBHOOK_URL to be notified "
+                    "of a failed run or a night not completed by its deadline); removed 4 "
+                    "earlier isletflow automation(s)")
+    print(f"test_alerts end to end: {time.monotonic() - t0:.1f} s (deploy "
+          f"{t_deploy - t0:.1f} s, alerts and the failed run {t_run - t_deploy:.1f} s)")
