@@ -45,10 +45,18 @@ a window as well: not completed within the same time after it started, it alerts
 
 The notification goes through a ``CustomWebhookNotificationBlock`` (block
 ``isletflow-alert-webhook``) whose URL comes from ``ISLETFLOW_ALERT_WEBHOOK_URL`` and is kept in
-the block's secrets (hidden in the UI and API). The request is a POST of one JSON object: the
-kind of alert, the deployment, the flow run's name, its state and when it entered it, the
-first line of the state message (the error) and a link to the run, plus ``text``, one line
-with all of it (what Slack, Mattermost and Teams incoming webhooks show). Nothing else from
+the block's secrets (hidden in the UI and API). Prefect itself still prints it in one place:
+when the webhook answers an HTTP error (a revoked Slack hook answers 404) the server logs
+httpx's error, whose message is the full URL, with its traceback, on the first try and on
+each of its three retries. The server and worker that ``isletflow serve`` starts log through
+Prefect's default configuration plus the filter :class:`RedactSecrets`, which shows it as
+``scheme://host[:port]/[redacted]`` (:func:`redacting_logging_env`); a server started
+otherwise needs that filter in its own logging configuration.
+
+The request is a POST of one JSON object: the kind of alert, the deployment, the flow run's
+name, its state and when it entered it, the first line of the state message (the error) and
+a link to the run, plus ``text``, one line with all of it (what Slack, Mattermost and Teams
+incoming webhooks show). Nothing else from
 the run: no parameters, logs or file content. E-mail over SMTP is not offered: Prefect 3.9.1
 has no SMTP notification block (``EmailServerCredentials`` is in the separate ``prefect-email``
 package and cannot be an automation's notification, PrefectHQ/prefect#16881); point the webhook
@@ -64,6 +72,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import urllib.parse
 from dataclasses import dataclass
@@ -82,6 +91,8 @@ FAILED_EVENTS = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed",
 NIGHT_START_EVENTS = {"prefect.flow-run.Pending", "prefect.flow-run.Late",
                       "prefect.flow-run.AwaitingConcurrencySlot", "prefect.flow-run.Running"}
 ERROR_CHARS = 500  # the first line of the error, cut at this length
+REDACTED = "[redacted]"
+LOGGING_CONFIG_NAME = "isletflow-logging.yml"  # in PREFECT_HOME, written by `isletflow serve`
 
 
 @dataclass(frozen=True)
@@ -338,3 +349,123 @@ def sync_alerts(env: dict[str, str] | os._Environ = os.environ, now: dt.datetime
     return (f"alerts to {settings.receiver()}: any failed or crashed run of {n_failed} "
             "deployment(s); no Completed run of "
             + ("; ".join(deadlines) or "(no deployment has an active schedule)"))
+
+
+def secret_forms(url: str) -> dict[str, str]:
+    """Each string under which the webhook URL ``url`` can show in a log line -> what to show
+    instead, longest first: the URL as given and as httpx prints it in its errors
+    (``str(httpx.URL(url))``: host in lower case, non-ASCII and spaces percent-encoded), each
+    shown as ``scheme://host[:port]/[redacted]``; its path with query, its query, and the
+    ``user:password`` of the URL if any, each shown as ``[redacted]`` (a Slack, Mattermost or
+    Teams hook's token is its path). A path of just ``/`` is no secret and is left alone."""
+    import httpx
+
+    receiver = AlertSettings(url).receiver()
+    forms = {url: f"{receiver}/{REDACTED}"}
+    parts = [urllib.parse.urlsplit(url)]
+    try:
+        normal = httpx.URL(url)
+    except httpx.InvalidURL:
+        normal = None
+    if normal is not None:
+        forms[str(normal)] = f"{receiver}/{REDACTED}"
+        parts.append(urllib.parse.urlsplit(str(normal)))
+    for p in parts:
+        path_query = p.path + (f"?{p.query}" if p.query else "")
+        for secret in (path_query, p.query, p.netloc.rpartition("@")[0]):
+            if secret not in ("", "/"):
+                forms.setdefault(secret, REDACTED)
+    return dict(sorted(forms.items(), key=lambda kv: -len(kv[0])))
+
+
+class RedactSecrets(logging.Filter):
+    """A logging filter (for handlers) that takes the alert webhook URL out of log records.
+
+    Why: when the webhook answers an HTTP error (a revoked Slack hook answers 404), Prefect's
+    ``CustomWebhookNotificationBlock`` raises httpx's ``HTTPStatusError``, whose message holds
+    the full URL; Prefect 3.9.1's ``SendNotification`` lets it through (it catches only
+    ``NotificationError``) and the server logs it with its traceback ("Failed in
+    consume_loop", logger ``prefect.server.utilities.messaging.memory``) on every retry.
+
+    The URLs are read from the environment variables ``env_vars`` when the filter is made
+    (the process's logging set-up), plus any given in ``urls``; every form of each
+    (:func:`secret_forms`) is replaced in the record's message (``msg % args``, then kept as
+    ``msg`` with no ``args``), its exception text and its stack text. A record whose exception
+    holds one gets the redacted traceback as ``exc_text`` (``logging.Formatter`` prints
+    ``exc_text`` when set, rather than formatting ``exc_info`` again) and loses ``exc_info``
+    (formatters that read the exception object, such as Prefect's JSON formatter, would show
+    the URL). Records without a secret are left as they are. Never drops a record."""
+
+    def __init__(self, env_vars: list[str] | tuple[str, ...] = (ENV_WEBHOOK,),
+                 urls: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__()
+        found = [*urls, *((os.environ.get(v) or "").strip() for v in env_vars)]
+        forms: dict[str, str] = {}
+        for url in filter(None, found):
+            forms.update(secret_forms(url))
+        self.forms = dict(sorted(forms.items(), key=lambda kv: -len(kv[0])))
+
+    def redact(self, text: str) -> str:
+        for secret, shown in self.forms.items():
+            text = text.replace(secret, shown)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.forms:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format: left to the handler's own error report
+            return True
+        if (clean := self.redact(message)) != message:
+            record.msg, record.args = clean, None
+        text = record.exc_text or (logging.Formatter().formatException(record.exc_info)
+                                   if record.exc_info and record.exc_info[0] else "")
+        if text and (clean := self.redact(text)) != text:
+            record.exc_text, record.exc_info = clean, None
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def redacting_logging_config() -> dict:
+    """Prefect's own default logging configuration (``prefect/logging/logging.yml`` of the
+    installed Prefect, read as YAML without filling its ``${SETTING}`` templates, which Prefect
+    fills when it loads the file) with the filter :class:`RedactSecrets` (as
+    ``redact_secrets``) on every one of its handlers; nothing else changed."""
+    import yaml
+    from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
+
+    config = yaml.safe_load(DEFAULT_LOGGING_SETTINGS_PATH.read_text())
+    config.setdefault("filters", {})["redact_secrets"] = {
+        "()": f"{RedactSecrets.__module__}.{RedactSecrets.__qualname__}"}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*(handler.get("filters") or []), "redact_secrets"]
+    return config
+
+
+def redacting_logging_env(say=print) -> dict[str, str]:
+    """For the Prefect server and worker started by ``isletflow serve``: write
+    :func:`redacting_logging_config` to ``PREFECT_HOME/isletflow-logging.yml`` and return
+    ``{"PREFECT_LOGGING_CONFIG_PATH": that file}`` (Prefect 3.9.1's name for the setting, also
+    read as ``PREFECT_LOGGING_SETTINGS_PATH``; a process loads the file when it sets up
+    logging, ``prefect.logging.configuration.setup_logging``). If the current settings
+    already name a logging file that exists (the user's own, ``PREFECT_HOME/logging.yml`` by
+    default), return ``{}`` and say that the webhook URL is not redacted there."""
+    import yaml
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    own = Path(settings.logging.config_path).expanduser()
+    if own.exists():
+        say(f"logging: Prefect uses your {own}; add the filter {RedactSecrets.__module__}."
+            f"{RedactSecrets.__qualname__} to its handlers to keep {ENV_WEBHOOK} out of the "
+            "server's log")
+        return {}
+    path = Path(settings.home).expanduser() / LOGGING_CONFIG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by `isletflow serve` (isletflow/alerts.py): Prefect's default "
+                    "logging.yml with\n# the filter RedactSecrets on every handler. Rewritten "
+                    "at each start.\n" + yaml.safe_dump(redacting_logging_config(),
+                                                         sort_keys=False))
+    return {"PREFECT_LOGGING_CONFIG_PATH": str(path)}

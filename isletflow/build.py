@@ -29,7 +29,7 @@ from isletflow.endpoints.registry import ENDPOINTS, Context, Endpoint
 from isletflow.broken_files import set_aside_broken_files
 from isletflow.gx_docs import build_data_docs
 from isletflow.landing import LandingFile, LandingProblem, sha256_of
-from isletflow.runs import unpublished_runs
+from isletflow.runs import journal, unpublished_runs
 from isletflow.quality import (ISSUE_SCHEMA, check_keys, conform, empty_issues, gx_columns,
                                gx_issues,
                                pandera_issues)
@@ -796,6 +796,7 @@ def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dic
         if published is None:
             raise FileNotFoundError(f"build file {build.name} is missing and {cfg.warehouse} "
                                     f"does not record run {run.run_id} as published")
+        journal(cfg.warehouse, run.run_id, "published")
         return published
     with connect(build) as con:
         if _published_counts_in(con, run.run_id) is None:
@@ -822,6 +823,7 @@ def publish(build: Path, cfg: PipelineConfig, run: RunInfo, n_files: int) -> dic
         counts = _published_counts_in(con, run.run_id)
         con.execute("CHECKPOINT")
     os.replace(build, cfg.warehouse)
+    journal(cfg.warehouse, run.run_id, "published")  # the journal outlives a restored warehouse
     return counts
 
 

@@ -24,12 +24,14 @@ site point at ``out_dir``. Tested with great-expectations 1.24.1.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import shutil
 import threading
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -264,8 +266,15 @@ def prune_results(out_dir: Path, keys: list[ValidationResultIdentifier],
                   keep_nights: int) -> list[ValidationResultIdentifier]:
     """Keep the results of the ``keep_nights`` latest nights (0: all) and of every cut
     (run name starting :data:`CUT_PREFIX`); move each other night's JSON files into
-    ``_archive/<run name>.zip`` and delete its pages. A night's time is its latest result's
-    run time. Pages of results no longer stored are deleted too. Returns the kept keys."""
+    ``_archive/<run name>.zip`` (:func:`archive_night`) and delete its pages. A night's time is
+    its latest result's run time. Pages of results no longer stored are deleted too. Returns
+    the kept keys.
+
+    Safe to kill at any point: a night's JSON files are unlinked only after its archive is
+    complete on disk, so a killed prune leaves each result in its archive, in
+    ``_validation_results/`` or both, and the next prune (the night is still older than the
+    kept ones) finishes the move. A ``*.zip.tmp`` a killed prune left is deleted first (its
+    night's JSON files are still in place)."""
     latest: dict[str, dt.datetime] = {}
     for k in keys:
         name = k.run_id.run_name or ""
@@ -274,18 +283,20 @@ def prune_results(out_dir: Path, keys: list[ValidationResultIdentifier],
                     key=lambda n: (latest[n], n), reverse=True)
     dropped = set(nights[keep_nights:]) if keep_nights else set()
     results = out_dir / RESULTS_SUBDIR
+    archives = out_dir / ARCHIVE_SUBDIR
+    for leftover in archives.glob("*.zip.tmp") if archives.is_dir() else ():
+        leftover.unlink()
     for name in sorted(dropped):
-        archive = out_dir / ARCHIVE_SUBDIR / f"{name}.zip"
-        archive.parent.mkdir(exist_ok=True)
-        with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as zf:
-            archived = set(zf.namelist())  # (a night unzipped back is pruned again)
-            for k in keys:
-                if (k.run_id.run_name or "") == name:
-                    path = results / result_path(k)
-                    if result_path(k) not in archived:
-                        zf.write(path, result_path(k))
-                    path.unlink()
-                    _remove_empty_dirs(path.parent, results)
+        files = {result_path(k): results / result_path(k) for k in keys
+                 if (k.run_id.run_name or "") == name}
+        files = {member: path for member, path in files.items() if path.is_file()}
+        if not files:
+            continue
+        archives.mkdir(exist_ok=True)
+        archive_night(archives / f"{name}.zip", files)
+        for path in files.values():  # only now: the archive holding them is on disk
+            path.unlink()
+            _remove_empty_dirs(path.parent, results)
     kept = [k for k in keys if (k.run_id.run_name or "") not in dropped]
     pages = out_dir / "validations"
     wanted = {out_dir / page_path(k) for k in kept}
@@ -294,6 +305,55 @@ def prune_results(out_dir: Path, keys: list[ValidationResultIdentifier],
             page.unlink()
             _remove_empty_dirs(page.parent, pages)
     return kept
+
+
+def archive_night(archive: Path, files: dict[str, Path]) -> None:
+    """Make ``archive`` hold ``files`` (``{member name: JSON file}``) and the entries it already
+    had, each name once: a file replaces an entry of its name (a night partly archived by a
+    killed prune, or unzipped back). Written whole to ``<archive>.tmp``, fsynced, renamed over
+    ``archive`` (os.replace: atomic) and the folder fsynced, so ``archive`` is at every moment
+    either the old archive or the complete new one. An existing archive zipfile cannot read
+    (e.g. left unclosed by a prune before this one) is kept aside as
+    ``<archive>.broken-<n>`` (a warning), never overwritten."""
+    entries: list[tuple[zipfile.ZipInfo, bytes]] = []
+    if archive.exists():
+        try:
+            with zipfile.ZipFile(archive) as old:
+                entries = [(info, old.read(info)) for info in old.infolist()
+                           if info.filename not in files]
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            n = 1
+            while archive.with_name(f"{archive.name}.broken-{n}").exists():
+                n += 1
+            broken = archive.with_name(f"{archive.name}.broken-{n}")
+            os.replace(archive, broken)
+            _warn(f"Data Docs archive {archive} cannot be read ({type(exc).__name__}): kept "
+                  f"aside as {broken.name}; {archive.name} is written anew with the night's "
+                  "results still in _validation_results/")
+            entries = []
+    tmp = archive.with_name(f"{archive.name}.tmp")
+    with open(tmp, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for info, data in entries:
+                zf.writestr(info, data)
+            for member, path in sorted(files.items()):
+                zf.write(path, member)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, archive)
+    _fsync_dir(archive.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable: fsync the directory (POSIX; os.open cannot open a
+    directory on Windows, where this is skipped)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_empty_dirs(folder: Path, stop: Path) -> None:
@@ -329,9 +389,9 @@ def localise_site(out_dir: Path) -> list[str]:
         if new != text:
             page.write_text(new, encoding="utf-8")
     if left:
-        warnings.warn(f"Data Docs in {out_dir} load {len(left)} file(s) from the internet "
-                      f"(e.g. {sorted(left)[0]}): run `make env` to install their local "
-                      "copies (assets/gx_docs)", stacklevel=3)
+        _warn(f"Data Docs in {out_dir} load {len(left)} file(s) from the internet "
+              f"(e.g. {sorted(left)[0]}): run `make env` to install their local copies "
+              "(assets/gx_docs)")
     return sorted(left)
 
 
@@ -401,3 +461,10 @@ def _is_asset_link(tag: str) -> bool:
     return rel is None or bool(set(rel.group(1).lower().split()) & {
         "stylesheet", "icon", "shortcut", "preload", "modulepreload", "prefetch", "manifest",
         "apple-touch-icon"})
+
+
+def _warn(message: str) -> None:
+    """A warning for the caller (``warnings``) and for the run's log: importing
+    great_expectations routes ``warnings`` to a logger that prints nothing."""
+    warnings.warn(message, stacklevel=4)
+    logging.getLogger(__name__).warning(message)

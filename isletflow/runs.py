@@ -87,7 +87,8 @@ def remove_stale_builds(warehouse: Path) -> list[str]:
 
 
 def journal(warehouse: Path, run_id: str, status: str, **fields: object) -> None:
-    """Append one event of a run (``started``, ``failed``, ``interrupted``) to the journal.
+    """Append one event of a run (``started``, ``published``, ``failed``, ``interrupted``) to
+    the journal.
 
     Only ids, times, versions and the error's class go in: never a message, which could quote
     a file's content.
@@ -96,16 +97,22 @@ def journal(warehouse: Path, run_id: str, status: str, **fields: object) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     event = {"run_id": run_id, "status": status,
              "at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(), **fields}
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(event, default=str, sort_keys=True) + "\n")
+    line = (json.dumps(event, default=str, sort_keys=True) + "\n").encode()
+    with path.open("a+b") as fh:  # appends go to the end whatever the read position
+        if fh.seek(0, os.SEEK_END) and (fh.seek(-1, os.SEEK_END), fh.read(1))[1] != b"\n":
+            line = b"\n" + line  # a line cut short by a kill: start on a line of our own
+        fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())
 
 
 def unpublished_runs(warehouse: Path, current_run_id: str) -> list[dict]:
-    """Runs in the journal other than ``current_run_id``, as ``audit.runs`` rows: the last
-    event of each decides its status (a run that started and never ended was killed:
-    ``interrupted``). Runs that published are in audit.runs already; the caller skips them."""
+    """Runs in the journal other than ``current_run_id`` that never published, as
+    ``audit.runs`` rows: the last event of each decides its status (a run that started and
+    never ended was killed: ``interrupted``). A run with a ``published`` event is left out,
+    whatever came after it (a step after the publish that failed): it is in the audit.runs of
+    the warehouse it published, and a warehouse restored from a backup or deleted for a
+    rebuild must not turn the nights published since into killed ones."""
     path = journal_path(warehouse)
     if not path.exists():
         return []
@@ -125,12 +132,14 @@ def unpublished_runs(warehouse: Path, current_run_id: str) -> list[dict]:
                                                     "git_commit")})
         elif event["status"] == "interrupted":  # found dead later: when it died is unknown
             run["status"] = "interrupted"
+        elif event["status"] == "published":
+            run["published"] = True
         else:
             run.update(status=event["status"], finished_at=event["at"],
                        error=event.get("error"))
     out = []
     for r in runs.values():
-        if "started_at" not in r:
+        if "started_at" not in r or r.pop("published", False):
             continue
         r["started_at"] = dt.datetime.fromisoformat(r["started_at"])
         if r.get("finished_at"):

@@ -172,8 +172,10 @@ def serve(port: int, say=print) -> int:
     (see the module docstring) and return the exit code: 0 after Ctrl-C, 128 + the signal's
     number after SIGTERM or SIGHUP, 1 if the server or the worker stopped by itself, 2 if an
     ``ISLETFLOW_ALERT_*`` setting is not valid (before anything starts). After the deploy the
-    alert automations are created or updated (:func:`isletflow.alerts.sync_alerts`)."""
-    from isletflow.alerts import AlertSettings, sync_alerts
+    alert automations are created or updated (:func:`isletflow.alerts.sync_alerts`). The
+    server and the worker log through Prefect's default logging configuration plus a filter
+    that hides the webhook URL (:func:`isletflow.alerts.redacting_logging_env`)."""
+    from isletflow.alerts import AlertSettings, redacting_logging_env, sync_alerts
 
     api = f"http://127.0.0.1:{port}/api"
     env = {**LEASES_ON_DISK, **os.environ, "PREFECT_API_URL": api,
@@ -184,6 +186,7 @@ def serve(port: int, say=print) -> int:
     except ValueError as err:
         say(f"alerts: {err}; nothing started")
         return 2
+    env.update(redacting_logging_env(say))  # the webhook URL (a secret) out of their logs
 
     def on_signal(signum, _frame):
         raise Stopped(signum)

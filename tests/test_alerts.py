@@ -175,7 +175,7 @@ def _collect(got: queue.Queue, kinds: set[str], timeout_s: float) -> dict[str, t
 
 
 @pytest.mark.e2e
-def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, prefect_server,
+def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, deployed,
                                                            record_property):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
@@ -183,7 +183,7 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, 
     from prefect.settings import get_current_settings
 
     from isletflow.alerts import deadline_automation, sync_alerts
-    from isletflow.serve import PROJECT, deploy
+    from isletflow.serve import PROJECT
 
     t0 = time.monotonic()
     url, got = receiver
@@ -191,7 +191,6 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, 
     env = {**os.environ, "PREFECT_API_URL": api, "ISLETFLOW_ALERT_WEBHOOK_URL": url}
     env.pop("ISLETFLOW_ALERT_DEADLINE", None)
     env.pop("ISLETFLOW_ALERT_TIMEZONE", None)
-    deploy(env)
     t_deploy = time.monotonic()
     said = sync_alerts(env)
     assert said.startswith("alerts to http://127.0.0.1:")
@@ -289,3 +288,133 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, 
                     "earlier isletflow automation(s)")
     print(f"test_alerts end to end: {time.monotonic() - t0:.1f} s (deploy "
           f"{t_deploy - t0:.1f} s, alerts and the failed run {t_run - t_deploy:.1f} s)")
+
+
+# --- the webhook URL kept out of the logs of the server and worker `isletflow serve` starts --
+
+SLACK_URL = "https://Hooks.Slack.com/services/T000/B000/XXXXSECRETXXXX"
+
+
+def _status_error(url: str):
+    """The error Prefect's CustomWebhookNotificationBlock raises when the webhook answers 404
+    (``resp.raise_for_status()``), with its traceback."""
+    import httpx
+
+    try:
+        httpx.Response(404, request=httpx.Request("POST", url)).raise_for_status()
+    except httpx.HTTPStatusError as err:
+        return err
+    raise AssertionError("raise_for_status did not raise for a 404")
+
+
+def test_the_filter_takes_the_webhook_url_out_of_message_and_traceback(monkeypatch):
+    import io
+    import logging
+
+    from isletflow.alerts import RedactSecrets
+
+    monkeypatch.setenv("ISLETFLOW_ALERT_WEBHOOK_URL", SLACK_URL)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactSecrets())  # reads ISLETFLOW_ALERT_WEBHOOK_URL when made
+    logger = logging.getLogger("isletflow.test_alerts.redact")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        err = _status_error(SLACK_URL)
+        try:
+            raise err
+        except Exception:
+            logger.exception("POST to %s failed", SLACK_URL)
+        logger.warning("path %s", "/services/T000/B000/XXXXSECRETXXXX")
+        clean = logging.LogRecord("x", logging.ERROR, __file__, 1, "run %s failed", ("a",),
+                                  (type(err), err, err.__traceback__))
+        handler.handle(clean)
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert "XXXXSECRETXXXX" not in text
+    # httpx prints the host in lower case: that form is replaced as well
+    assert str(err).startswith("Client error '404 Not Found' for url "
+                               "'https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX'")
+    assert text.startswith("ERROR POST to https://hooks.slack.com/[redacted] failed\n"
+                           "Traceback (most recent call last):\n")
+    assert ("httpx.HTTPStatusError: Client error '404 Not Found' for url "
+            "'https://hooks.slack.com/[redacted]'\n") in text
+    assert "WARNING path [redacted]\n" in text
+    # the same exception logged when the filter was made with no URL in the environment:
+    # nothing to hide, the record is left as it was
+    monkeypatch.delenv("ISLETFLOW_ALERT_WEBHOOK_URL")
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "POST to %s failed",
+                               (SLACK_URL,), (type(err), err, err.__traceback__))
+    assert RedactSecrets().filter(record) is True
+    assert (record.msg, record.args, record.exc_info[1], record.exc_text) == \
+        ("POST to %s failed", (SLACK_URL,), err, None)
+
+
+def test_serve_logging_config_is_prefects_own_with_the_filter_on_every_handler(tmp_path):
+    import yaml
+    from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
+    from prefect.settings import PREFECT_HOME, temporary_settings
+
+    from isletflow.alerts import redacting_logging_config, redacting_logging_env
+
+    prefects = yaml.safe_load(DEFAULT_LOGGING_SETTINGS_PATH.read_text())
+    ours = redacting_logging_config()
+    # Prefect 3.9.1's logging.yml has these four handlers; each keeps all its settings
+    assert sorted(ours["handlers"]) == ["api", "console", "debug", "worker_api"]
+    for name, handler in ours["handlers"].items():
+        assert handler.pop("filters") == ["redact_secrets"]
+        assert handler == prefects["handlers"][name]
+    assert ours.pop("filters") == {"redact_secrets": {"()": "isletflow.alerts.RedactSecrets"}}
+    assert ours == {**prefects, "handlers": ours["handlers"]}
+    assert ours["loggers"]["prefect.server"] == {"level": "${PREFECT_SERVER_LOGGING_LEVEL}"}
+
+    said = []
+    with temporary_settings(updates={PREFECT_HOME: tmp_path}):
+        env = redacting_logging_env(say=said.append)
+        assert env == {"PREFECT_LOGGING_CONFIG_PATH": str(tmp_path / "isletflow-logging.yml")}
+        assert said == []
+        assert yaml.safe_load((tmp_path / "isletflow-logging.yml").read_text()) == \
+            redacting_logging_config()
+        # the user's own logging file (PREFECT_HOME/logging.yml, Prefect's default path) wins
+        (tmp_path / "logging.yml").write_text("version: 1\n")
+        assert redacting_logging_env(say=said.append) == {}
+    assert said == [f"logging: Prefect uses your {tmp_path / 'logging.yml'}; add the filter "
+                    "isletflow.alerts.RedactSecrets to its handlers to keep "
+                    "ISLETFLOW_ALERT_WEBHOOK_URL out of the server's log"]
+
+
+def test_a_prefect_process_with_the_serve_config_logs_the_consume_loop_error_redacted(tmp_path):
+    """A new Python process sets up logging as the server's does (``setup_logging``, called
+    by the ``prefect`` command and the server's ``create_app``, loads the file named by
+    PREFECT_LOGGING_CONFIG_PATH) and logs what Prefect 3.9.1's in-memory message consumer
+    logs when a notification's webhook answers 404."""
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_HOME, temporary_settings
+
+    from isletflow.alerts import redacting_logging_env
+
+    url = "http://127.0.0.1:8099/services/T000/B000/XXXXSECRETXXXX"
+    with temporary_settings(updates={PREFECT_HOME: tmp_path}):
+        env = {**os.environ, "PREFECT_HOME": str(tmp_path),
+               "ISLETFLOW_ALERT_WEBHOOK_URL": url, **redacting_logging_env()}
+    code = ("import logging, httpx\n"
+            "from prefect.logging.configuration import setup_logging\n"
+            "setup_logging()\n"
+            f"r = httpx.Response(404, request=httpx.Request('POST', {url!r}))\n"
+            "try:\n    r.raise_for_status()\nexcept Exception:\n"
+            "    logging.getLogger('prefect.server.utilities.messaging.memory')"
+            ".exception('Failed in consume_loop')\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "XXXXSECRETXXXX" not in out.stdout + out.stderr
+    # Prefect's console format, then the traceback with the URL's path hidden
+    assert " | ERROR   | prefect.server.utilities.messaging.memory - Failed in consume_loop\n" \
+        in out.stderr
+    assert ("httpx.HTTPStatusError: Client error '404 Not Found' for url "
+            "'http://127.0.0.1:8099/[redacted]'") in out.stderr

@@ -23,7 +23,7 @@ import pytest
 
 from isletflow.demo import generate_trial
 from isletflow.runs import journal_path, lock_holder, lock_path
-from isletflow.serve import POOL, PROJECT, deploy, descendants, stop_tree
+from isletflow.serve import POOL, PROJECT, descendants, stop_tree
 from isletflow.status import check
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +47,7 @@ def _journal_events(warehouse: Path, run_id: str) -> list[str]:
             if e["run_id"] == run_id]
 
 
-def test_a_killed_run_frees_its_slot_and_lock_and_is_recorded(tmp_path, prefect_server):
+def test_a_killed_run_frees_its_slot_and_lock_and_is_recorded(tmp_path, deployed):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
@@ -56,7 +56,6 @@ def test_a_killed_run_frees_its_slot_and_lock_and_is_recorded(tmp_path, prefect_
     generate_trial(tmp_path / "landing", seed=5, participants=2, days=14)
     env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url),
            "PREFECT_WORKER_QUERY_SECONDS": "1"}  # poll every second: the test waits less
-    deploy(env)
     wh = tmp_path / "out" / "warehouse.duckdb"
     params = {"landing_dir": str(tmp_path / "landing"), "warehouse": str(wh),
               "as_of": str(dt.date.today())}
@@ -111,7 +110,7 @@ def test_a_killed_run_frees_its_slot_and_lock_and_is_recorded(tmp_path, prefect_
         assert lock_path(wh).read_text() != f"pid {pid}"
         assert not build.exists()
         assert _journal_events(wh, str(first.id)) == ["started", "interrupted"]
-        assert _journal_events(wh, str(second.id)) == ["started"]
+        assert _journal_events(wh, str(second.id)) == ["started", "published"]
         with duckdb.connect(str(wh), read_only=True) as con:
             runs = con.sql("SELECT run_id, flow_run_id, status, finished_at IS NULL "
                            "FROM audit.runs ORDER BY started_at").fetchall()

@@ -14,12 +14,12 @@ import duckdb
 import pytest
 
 from isletflow.demo import generate_trial
-from isletflow.serve import POOL, PROJECT, deploy
+from isletflow.serve import POOL, PROJECT
 
 pytestmark = pytest.mark.e2e
 
 
-def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, prefect_server):
+def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, deployed):
     from prefect.client.schemas.objects import StateType
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
@@ -27,7 +27,6 @@ def test_deployment_runs_by_name_with_parameters_on_a_process_worker(tmp_path, p
 
     generate_trial(tmp_path / "landing", seed=3, participants=4, days=30)
     env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url)}
-    deploy(env)
     wh = tmp_path / "out" / "warehouse.duckdb"
     run = run_deployment("nightly/nightly", timeout=0, parameters={
         "landing_dir": str(tmp_path / "landing"), "warehouse": str(wh),

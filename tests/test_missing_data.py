@@ -172,6 +172,27 @@ def test_a_death_before_a_window_ends_owes_no_visit():
     assert [r for r in listed(con, "2025-01-01") if r[2] in ("day_90", "day_120")] == []
 
 
+def test_a_study_completed_early_owes_the_visits_whose_window_had_opened():
+    con = warehouse()
+    enrol(con, enrolled="2023-12-01", infused="2024-01-01")
+    add(con, "cgm_readings", ("US01-001", "2024-04-30 12:00:00"))
+    # the sponsor stopped the study: completed on 1 May; day_120's window opened on 16 April
+    # (day 106), day_180's opens on 15 June (day 166)
+    add(con, "disposition", ("US01-001", "completed", "2024-05-01"))
+    visits = {(r[0], r[2]) for r in listed(con, "2025-06-01") if r[0].startswith("visit_")}
+    assert ("visit_no_form", "day_120") in visits
+    assert {v for _, v in visits} & {"day_180", "day_270", "day_365"} == set()
+    assert [r for r in listed(con, "2025-06-01") if r[0] == "cgm_gap"] == []
+
+
+def test_a_final_status_without_its_date_owes_nothing_open_ended():
+    con = warehouse()
+    enrol(con, enrolled="2023-12-01", infused="2024-01-01")
+    add(con, "cgm_readings", ("US01-001", "2024-03-01 12:00:00"))
+    add(con, "disposition", ("US01-001", "died", None))
+    assert listed(con, "2025-06-01") == []
+
+
 # ---- (c) a form left incomplete for more than M days ------------------------------------------
 
 def _export(con, file_id: str, received: str, status: str, values: dict[str, str]) -> None:

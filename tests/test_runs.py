@@ -75,6 +75,33 @@ def test_journal_gives_failed_and_interrupted_runs_but_not_the_current_one(tmp_p
     assert runs["r2"]["status"] == "interrupted" and runs["r2"].get("finished_at") is None
 
 
+def test_a_published_run_is_never_reported_unpublished(tmp_path):
+    """A warehouse restored from a backup (or deleted for a rebuild) knows fewer runs than the
+    journal: the nights published since are not killed ones."""
+    wh = tmp_path / "warehouse.duckdb"
+    journal(wh, "r1", "started", package_versions="{}")
+    journal(wh, "r1", "published")
+    journal(wh, "r2", "started", package_versions="{}")
+    journal(wh, "r2", "published")
+    journal(wh, "r2", "failed", error="OSError")  # a step after its publish failed
+    journal(wh, "r3", "started", package_versions="{}")  # killed
+    assert [(r["run_id"], r["status"]) for r in unpublished_runs(wh, "r4")] == \
+        [("r3", "interrupted")]
+
+
+def test_an_event_after_a_line_cut_short_is_kept(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    journal(wh, "r1", "started", package_versions="{}")
+    with journal_path(wh).open("a") as fh:
+        fh.write('{"run_id": "r1", "sta')  # the kill
+    journal(wh, "r1", "interrupted")
+    journal(wh, "r2", "started", package_versions="{}")
+    journal(wh, "r2", "failed", error="ValueError")
+    assert journal_path(wh).read_text().count("\n") == 5
+    runs = {r["run_id"]: r["status"] for r in unpublished_runs(wh, "r3")}
+    assert runs == {"r1": "interrupted", "r2": "failed"}
+
+
 def test_endpoint_changes_lists_only_values_that_differ():
     before = pl.DataFrame({"participant": ["A", "B"], "last HbA1c %": [6.1, 7.2],
                            "primary met": [True, False]})

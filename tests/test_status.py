@@ -62,12 +62,25 @@ def t(day: int, hh: int, mm: int, ss: int = 0) -> dt.datetime:
 @pytest.fixture
 def published(tmp_path) -> Path:
     """Two published nights; the last finished 2025-06-21 06:42 UTC, 5 h 18 min before NOW.
-    Its journal has both runs' start events (a run that publishes writes only ``started``)."""
+    Its journal has both runs' start and publish events."""
     wh = _warehouse(tmp_path / "warehouse.duckdb",
                     (A0, t(20, 6, 30), t(20, 6, 41), "published", None),
                     (A, t(21, 6, 30), t(21, 6, 42), "published", None))
-    _journal(wh, (A0, "started", t(20, 6, 30)), (A, "started", t(21, 6, 30)))
+    _journal(wh, (A0, "started", t(20, 6, 30)), (A0, "published", t(20, 6, 41)),
+             (A, "started", t(21, 6, 30)), (A, "published", t(21, 6, 42)))
     return wh
+
+
+def test_a_warehouse_restored_from_an_older_copy_is_stale_not_interrupted(tmp_path):
+    """The journal knows a night published after the copy was made: that night is not a
+    killed run (the restored file is what is published now: its age decides)."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb",
+                    (A0, t(20, 6, 30), t(20, 6, 41), "published", None))
+    _journal(wh, (A0, "started", t(20, 6, 30)), (A0, "published", t(20, 6, 41)),
+             (A, "started", t(21, 6, 30)), (A, "published", t(21, 6, 42)))
+    assert check(wh, dt.timedelta(hours=26), NOW) == (
+        STALE, "stale: last night published 2025-06-20 06:41 UTC (1d 5h ago, more than "
+               "--max-age 1d 2h), run a0a0a0a0")
 
 
 def test_fresh(published):

@@ -66,9 +66,10 @@ SELECT 'cgm_gap' AS rule, 'warning' AS severity, site_id, participant_id,
                    ELSE 'since ' || strftime(last_day, '%Y-%m-%d') END,
               $cgm_gap_days, strftime(since, '%Y-%m-%d'),
               CASE WHEN ended IS NULL THEN ''
-                   ELSE ' (the participant ' || ended || ' on '
-                        || coalesce(strftime(end_date, '%Y-%m-%d'), 'an unknown day') || ')'
+                   ELSE ' (the participant ' || ended || ' on ' || strftime(end_date, '%Y-%m-%d')
+                        || ')'
               END) AS message
 FROM due
-WHERE end_date IS NULL OR due <= end_date
+-- a final status without its date owes no open-ended data (as for visits, 02_visits.sql)
+WHERE ended IS NULL OR due <= end_date
 QUALIFY row_number() OVER (PARTITION BY participant_id ORDER BY due) = 1

@@ -3,9 +3,11 @@
 -- Schedule: the trial's visits (raw.trial_visits) of each infused participant (the current
 -- row of core.infusions): window from infusion date + window_low to infusion date +
 -- window_high in the trial's study days ($infusion_day: the infusion's study day, 0 or 1).
--- Owed: every visit of a participant who completed, or is on study (no final disposition);
--- of one who died, the visits whose window ended before the death; none of one who withdrew
--- (as for CGM data, 01_cgm_gap.sql).
+-- Owed: every visit of a participant on study (no disposition, or 'ongoing'); of one who
+-- completed, the visits whose window had opened by the completion date (the last visit, or
+-- fewer when the study stopped early); of one who died, the visits whose window ended before
+-- the death; none of one who withdrew, nor of a final status without its date (as for CGM
+-- data, 01_cgm_gap.sql).
 -- HbA1c: at the visits $hba1c_visits, a current core.lab_results row of analyte hba1c with a
 -- value, labelled with the visit (its lab_visit) or collected in its window.
 -- Visit form: at every follow-up visit (nominal day after $infusion_day), a current record
@@ -27,11 +29,18 @@ WITH sched AS (
                WHERE record_status = 'current') AS d USING (participant_id)
     CROSS JOIN raw.trial_visits AS v
     WHERE p.record_status = 'current'
-      AND d.status IS DISTINCT FROM 'withdrew'
-      AND (d.status IS DISTINCT FROM 'died'
-           OR i.infusion_date + (v.window_high - CASE WHEN v.window_high > 0
+      AND (d.status IS NULL OR d.status = 'ongoing'
+           -- died: the visits whose window ended before the death
+           OR (d.status = 'died' AND
+               i.infusion_date + (v.window_high - CASE WHEN v.window_high > 0
+                                                       THEN $infusion_day ELSE 0 END)::INTEGER
+               < d.status_date)
+           -- completed (at the last visit, or early when the study stopped): the visits whose
+           -- window had opened by the completion date
+           OR (d.status = 'completed' AND
+               i.infusion_date + (v.window_low - CASE WHEN v.window_low > 0
                                                       THEN $infusion_day ELSE 0 END)::INTEGER
-              < d.status_date)
+               <= d.status_date))
 ), dated AS (  -- the current REDCap records (00_current_records.sql)
     SELECT table_name, participant_id, day FROM _redcap_records
 ), forms AS (  -- each core table's REDCap form (the trial file's redcap.forms)
