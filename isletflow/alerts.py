@@ -1,7 +1,8 @@
 """Alerts that reach a person: Prefect automations on the deployments of ``prefect.yaml``.
 
 For every deployment of prefect.yaml found on the server, two automations (tag
-``isletflow-alert``), each sending a notification through one Prefect notification block:
+``isletflow-alert``), each sending a notification through each configured Prefect
+notification block (the webhook, the e-mail, or both):
 
 - **failed**: a flow run of the deployment enters Failed, Crashed or TimedOut (a reactive
   trigger on the server's ``prefect.flow-run.<state>`` events, one firing per flow run);
@@ -57,16 +58,25 @@ The request is a POST of one JSON object: the kind of alert, the deployment, the
 name, its state and when it entered it, the first line of the state message (the error) and
 a link to the run, plus ``text``, one line with all of it (what Slack, Mattermost and Teams
 incoming webhooks show). Nothing else from
-the run: no parameters, logs or file content. E-mail over SMTP is not offered: Prefect 3.9.1
-has no SMTP notification block (``EmailServerCredentials`` is in the separate ``prefect-email``
-package and cannot be an automation's notification, PrefectHQ/prefect#16881); point the webhook
-at a mail gateway, or at a chat channel.
+the run: no parameters, logs or file content.
+
+E-mail (optional, with or without the webhook): with ``ISLETFLOW_ALERT_SMTP_HOST`` set, each
+automation has a second ``SendNotification`` action, through the block ``isletflow-alert-email``
+of the class :class:`isletflow.alert_email.IsletflowEmail` (Prefect 3.9.1 has none for SMTP;
+that module says how the server loads it), which sends the same notification as one e-mail:
+subject ``isletflow: <deployment>: flow run <name> <state>`` (or ``... no Completed run by
+<deadline>``), body the ``text`` line and then the JSON object's fields, one per line. Its
+settings (:class:`EmailSettings`) come from ``ISLETFLOW_ALERT_SMTP_HOST``, ``_PORT``,
+``_SECURITY``, ``_USER``, ``_PASSWORD`` (kept in the block as a secret, and hidden in the logs of
+``isletflow serve`` like the webhook URL), ``_FROM`` and ``_TO``. The recipients' addresses are
+never printed or logged by isletflow (personal data): only their number.
 
 Re-running (``make serve``, ``isletflow alerts``) updates the automations in place (matched by
 name among those tagged ``isletflow-alert``) and deletes tagged ones no longer wanted; with no
 webhook set it deletes them all, so what is configured is what the environment says. The
 automations are not owned by their deployment: ``prefect deploy`` deletes the automations a
-deployment owns."""
+deployment owns. A notification block no longer configured (its variables unset) is deleted
+with them, so no stale secret stays on the server."""
 
 from __future__ import annotations
 
@@ -75,14 +85,19 @@ import json
 import logging
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT = Path(__file__).resolve().parents[1]
 TAG = "isletflow-alert"
 BLOCK_NAME = "isletflow-alert-webhook"
+EMAIL_BLOCK_NAME = "isletflow-alert-email"
 ENV_WEBHOOK = "ISLETFLOW_ALERT_WEBHOOK_URL"
+ENV_SMTP = "ISLETFLOW_ALERT_SMTP_"  # + HOST, PORT, SECURITY, USER, PASSWORD, FROM, TO
+ENV_SMTP_HOST = ENV_SMTP + "HOST"
+ENV_SMTP_PASSWORD = ENV_SMTP + "PASSWORD"
+SMTP_SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the default port of each
 ENV_DEADLINE = "ISLETFLOW_ALERT_DEADLINE"
 ENV_TIMEZONE = "ISLETFLOW_ALERT_TIMEZONE"
 DEFAULT_DEADLINE = dt.time(7, 0)
@@ -95,19 +110,97 @@ REDACTED = "[redacted]"
 LOGGING_CONFIG_NAME = "isletflow-logging.yml"  # in PREFECT_HOME, written by `isletflow serve`
 
 
+def _address(value: str, name: str) -> str:
+    """``value`` if it is a bare e-mail address (``local@domain``, no name, no spaces, no
+    angle brackets), else ValueError naming the variable ``name`` but not the value (an
+    address is personal data)."""
+    local, at, domain = value.partition("@")
+    if (not at or not local or "." not in domain.strip(".") or "@" in domain
+            or any(c.isspace() or c in "<>,;\"()" for c in value)):
+        raise ValueError(f"{name} holds something that is not an e-mail address "
+                         "(local@domain.tld, comma-separated for several)")
+    return value
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """The SMTP server and the addresses of the e-mail alerts (:meth:`from_env`)."""
+
+    host: str
+    port: int
+    security: str  # starttls | ssl | none
+    username: str | None
+    password: str | None = field(repr=False)
+    from_address: str
+    to: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env) -> EmailSettings | None:
+        """None when no ``ISLETFLOW_ALERT_SMTP_*`` variable is set (empty counts as unset).
+        Else ``_HOST`` and ``_TO`` (comma-separated addresses) are needed; ``_SECURITY`` is
+        starttls (default), ssl or none (any case); ``_PORT`` a number 1-65535, by default
+        587 for starttls, 465 for ssl, 25 for none; ``_USER`` and ``_PASSWORD`` go together
+        and not with none (the password would cross the network unencrypted); ``_FROM`` is
+        an address, by default ``_USER`` when that is one. ValueError naming the variable,
+        never showing an address or the password."""
+        get = {k: (env.get(ENV_SMTP + k) or "").strip()
+               for k in ("HOST", "PORT", "SECURITY", "USER", "PASSWORD", "FROM", "TO")}
+        get["PASSWORD"] = env.get(ENV_SMTP_PASSWORD) or ""  # spaces may be part of it
+        if not get["HOST"]:
+            stray = [ENV_SMTP + k for k, v in get.items() if v]
+            if stray:
+                raise ValueError(f"{', '.join(stray)} set but {ENV_SMTP_HOST} is not")
+            return None
+        security = get["SECURITY"].lower() or "starttls"
+        if security not in SMTP_SECURITY_PORTS:
+            raise ValueError(f"{ENV_SMTP}SECURITY={get['SECURITY']!r} is not one of starttls, "
+                             "ssl, none")
+        port = SMTP_SECURITY_PORTS[security]
+        if get["PORT"]:
+            if not get["PORT"].isdigit() or not 1 <= int(get["PORT"]) <= 65535:
+                raise ValueError(f"{ENV_SMTP}PORT={get['PORT']!r} is not a port number "
+                                 "(1-65535)")
+            port = int(get["PORT"])
+        if bool(get["USER"]) != bool(get["PASSWORD"]):
+            raise ValueError(f"{ENV_SMTP}USER and {ENV_SMTP_PASSWORD} go together: one is "
+                             "set without the other")
+        if get["PASSWORD"] and security == "none":
+            raise ValueError(f"{ENV_SMTP_PASSWORD} with {ENV_SMTP}SECURITY=none would cross "
+                             "the network unencrypted: use starttls or ssl")
+        if not get["TO"]:
+            raise ValueError(f"{ENV_SMTP}TO (the recipients) is not set")
+        to = tuple(_address(a.strip(), f"{ENV_SMTP}TO") for a in get["TO"].split(",")
+                   if a.strip())
+        if not to:
+            raise ValueError(f"{ENV_SMTP}TO (the recipients) is not set")
+        sender = get["FROM"] or (get["USER"] if "@" in get["USER"] else "")
+        if not sender:
+            raise ValueError(f"{ENV_SMTP}FROM (the sender's address) is not set")
+        return cls(get["HOST"], port, security, get["USER"] or None,
+                   get["PASSWORD"] or None, _address(sender, f"{ENV_SMTP}FROM"), to)
+
+    def receiver(self) -> str:
+        """``N e-mail address(es) via host:port (security)``: the number of recipients only."""
+        return (f"{len(self.to)} e-mail address(es) via {self.host}:{self.port} "
+                f"({'no encryption' if self.security == 'none' else self.security})")
+
+
 @dataclass(frozen=True)
 class AlertSettings:
-    """Where alerts go and the deadline of a night. ``timezone`` None: each schedule's own."""
+    """Where alerts go and the deadline of a night. ``timezone`` None: each schedule's own;
+    ``email`` None: no e-mail."""
 
     webhook_url: str | None
     deadline: dt.time = DEFAULT_DEADLINE
     timezone: str | None = None
+    email: EmailSettings | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ = os.environ) -> AlertSettings:
         """Read ``ISLETFLOW_ALERT_WEBHOOK_URL`` (http or https), ``ISLETFLOW_ALERT_DEADLINE``
-        (HH:MM, 24 h) and ``ISLETFLOW_ALERT_TIMEZONE`` (an IANA zone); ValueError naming the
-        variable for a value that is not one."""
+        (HH:MM, 24 h), ``ISLETFLOW_ALERT_TIMEZONE`` (an IANA zone) and the
+        ``ISLETFLOW_ALERT_SMTP_*`` variables (:meth:`EmailSettings.from_env`); ValueError
+        naming the variable for a value that is not one."""
         url = (env.get(ENV_WEBHOOK) or "").strip() or None
         if url and (urllib.parse.urlsplit(url).scheme not in ("http", "https")
                     or not urllib.parse.urlsplit(url).hostname):
@@ -124,7 +217,13 @@ class AlertSettings:
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"{ENV_TIMEZONE}={zone!r} is not a time zone of the tz "
                                  "database (e.g. America/Toronto)") from None
-        return cls(url, deadline.replace(tzinfo=None), zone)
+        return cls(url, deadline.replace(tzinfo=None), zone, EmailSettings.from_env(env))
+
+    def receivers(self) -> str:
+        """Where alerts go, for printing: the webhook's :meth:`receiver` and the e-mail's
+        (:meth:`EmailSettings.receiver`), joined by ``and``; empty if neither is set."""
+        return " and ".join(([self.receiver()] if self.webhook_url else [])
+                            + ([self.email.receiver()] if self.email else []))
 
     def receiver(self) -> str:
         """The webhook's scheme and host only (its path may hold a token)."""
@@ -228,10 +327,24 @@ def deadline_body(deployment: str, deadline: str, within: dt.timedelta,
     )
 
 
-def _automation(name: str, description: str, deployment_id, block_id, subject: str,
+def failed_subject(deployment: str) -> str:
+    """The Jinja template of the failure notification's subject (the e-mail's; the webhook
+    sends the body only): ``isletflow: <deployment>: flow run <name> <state>``."""
+    return (_prelude(deployment, None)
+            + "isletflow: {{ deployment }}: flow run {{ name }} {{ state }}")
+
+
+def deadline_subject(deployment: str, deadline: str) -> str:
+    """The missed-deadline notification's subject, ``isletflow: <deployment>: no Completed
+    run by <deadline>`` (no template variable)."""
+    return f"isletflow: {deployment}: no Completed run by {deadline}"
+
+
+def _automation(name: str, description: str, deployment_id, block_ids, subject: str,
                 body: str, **trigger):
-    """An automation tagged TAG on the flow runs of one deployment, notifying through the
-    block; ``trigger``: the EventTrigger's other fields."""
+    """An automation tagged TAG on the flow runs of one deployment, notifying through each
+    of the blocks ``block_ids`` (one action each); ``trigger``: the EventTrigger's other
+    fields."""
     from prefect.events.actions import SendNotification
     from prefect.events.schemas.automations import AutomationCore, EventTrigger
 
@@ -241,22 +354,23 @@ def _automation(name: str, description: str, deployment_id, block_id, subject: s
             match={"prefect.resource.id": "prefect.flow-run.*"},
             match_related={"prefect.resource.id": f"prefect.deployment.{deployment_id}",
                            "prefect.resource.role": "deployment"}, threshold=1, **trigger),
-        actions=[SendNotification(block_document_id=block_id, subject=subject, body=body)])
+        actions=[SendNotification(block_document_id=block_id, subject=subject, body=body)
+                 for block_id in block_ids])
 
 
-def failed_automation(deployment: str, deployment_id, block_id, ui_url: str | None):
+def failed_automation(deployment: str, deployment_id, block_ids, ui_url: str | None):
     """One notification per flow run of the deployment entering Failed, Crashed or TimedOut."""
     from prefect.events.schemas.automations import Posture
 
     return _automation(
         f"isletflow: {deployment} failed or crashed",
         f"A flow run of {deployment} entered Failed, Crashed or TimedOut: notify "
-        "(isletflow.alerts).", deployment_id, block_id, f"isletflow: {deployment} failed",
+        "(isletflow.alerts).", deployment_id, block_ids, failed_subject(deployment),
         failed_body(deployment, ui_url), expect=FAILED_EVENTS, for_each={"prefect.resource.id"},
         posture=Posture.Reactive, within=dt.timedelta(0))
 
 
-def deadline_automation(deployment: str, deployment_id, block_id, within: dt.timedelta,
+def deadline_automation(deployment: str, deployment_id, block_ids, within: dt.timedelta,
                         deadline: str, ui_url: str | None):
     """See the module docstring for why these ``after``/``expect``/``for_each``/``within``
     give "no Completed run by the set hour"."""
@@ -265,8 +379,8 @@ def deadline_automation(deployment: str, deployment_id, block_id, within: dt.tim
     return _automation(
         f"isletflow: {deployment} not completed by the deadline",
         f"No Completed run of {deployment} by {deadline} ({describe(within)} after the "
-        "night's run was due): notify (isletflow.alerts).", deployment_id, block_id,
-        f"isletflow: {deployment} not completed by {deadline}",
+        "night's run was due): notify (isletflow.alerts).", deployment_id, block_ids,
+        deadline_subject(deployment, deadline),
         deadline_body(deployment, deadline, within, ui_url), after=NIGHT_START_EVENTS,
         expect={"prefect.flow-run.Completed"},
         for_each={"related:deployment:prefect.resource.id"}, posture=Posture.Proactive,
@@ -292,23 +406,55 @@ def save_webhook_block(url: str):
     return block.save(BLOCK_NAME, overwrite=True)
 
 
+def save_email_block(email: EmailSettings):
+    """Register the block type :class:`isletflow.alert_email.IsletflowEmail` with the server
+    and create or overwrite the e-mail block; returns its block document id."""
+    from isletflow.alert_email import IsletflowEmail
+
+    IsletflowEmail.register_type_and_schema()
+    block = IsletflowEmail(host=email.host, port=email.port, security=email.security,
+                           username=email.username, password=email.password,
+                           from_address=email.from_address, to=list(email.to))
+    return block.save(EMAIL_BLOCK_NAME, overwrite=True)
+
+
+def _delete_block(client, block_class, name: str) -> bool:
+    """Delete the block document ``name`` of ``block_class``'s type if there is one."""
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        doc = client.read_block_document_by_name(name, block_class.get_block_type_slug(),
+                                                 include_secrets=False)
+    except ObjectNotFound:
+        return False
+    client.delete_block_document(doc.id)
+    return True
+
+
 def sync_alerts(env: dict[str, str] | os._Environ = os.environ, now: dt.datetime | None = None,
                 prefect_yaml: Path = PROJECT / "prefect.yaml") -> str:
     """Make the isletflow automations on the Prefect API at ``env["PREFECT_API_URL"]`` (or
     the current profile's) what ``env`` asks for (see the module docstring) and return one
     line saying what is configured. ValueError for a setting that is not valid."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from isletflow.alert_email import IsletflowEmail
 
     settings = AlertSettings.from_env(env)
     now = now or dt.datetime.now(dt.UTC)
     updates = {PREFECT_API_URL: env["PREFECT_API_URL"]} if env.get("PREFECT_API_URL") else {}
     with temporary_settings(updates=updates), get_client(sync_client=True) as client:
         wanted, deadlines = [], []
+        block_ids = []  # one notification action per block: the webhook, then the e-mail
         if settings.webhook_url:
+            block_ids.append(save_webhook_block(settings.webhook_url))
+        if settings.email:
+            block_ids.append(save_email_block(settings.email))
+        if block_ids:
             ui_url = get_current_settings().ui_url
-            block_id = save_webhook_block(settings.webhook_url)
             declared = project_deployments(prefect_yaml)
             found = client.read_deployments(deployment_filter=DeploymentFilter(
                 name=DeploymentFilterName(any_=sorted(declared))))
@@ -316,14 +462,15 @@ def sync_alerts(env: dict[str, str] | os._Environ = os.environ, now: dt.datetime
                 if d.entrypoint != declared[d.name]:
                     continue  # another project's deployment of the same name
                 full = f"{client.read_flow(d.flow_id).name}/{d.name}"
-                wanted.append(failed_automation(full, d.id, block_id, ui_url))
+                wanted.append(failed_automation(full, d.id, block_ids, ui_url))
                 active = [s.schedule for s in d.schedules if s.active]
                 if not active:
                     continue
                 zone = settings.timezone or active[0].timezone or "UTC"
                 within = deadline_within(scheduled_starts(active, now), settings.deadline, zone)
                 label = f"{settings.deadline:%H:%M} {zone}"
-                wanted.append(deadline_automation(full, d.id, block_id, within, label, ui_url))
+                wanted.append(deadline_automation(full, d.id, block_ids, within, label,
+                                                  ui_url))
                 deadlines.append(f"{full} by {label} ({describe(within)} after its night "
                                  "starts)")
         existing: dict[str, list] = {}
@@ -341,12 +488,17 @@ def sync_alerts(env: dict[str, str] | os._Environ = os.environ, now: dt.datetime
         removed = [a for same in existing.values() for a in same]
         for a in removed:
             client.delete_automation(a.id)
-    if not settings.webhook_url:
-        return (f"alerts: none configured (set {ENV_WEBHOOK} to be notified of a failed run "
-                "or a night not completed by its deadline)"
+        if not settings.webhook_url:  # after the automations that used it are gone
+            _delete_block(client, CustomWebhookNotificationBlock, BLOCK_NAME)
+        if not settings.email:
+            _delete_block(client, IsletflowEmail, EMAIL_BLOCK_NAME)
+    if not block_ids:
+        return (f"alerts: none configured (set {ENV_WEBHOOK}, or {ENV_SMTP_HOST} and "
+                f"{ENV_SMTP}TO, to be notified of a failed run or a night not completed by "
+                "its deadline)"
                 + (f"; removed {len(removed)} earlier isletflow automation(s)" if removed else ""))
     n_failed = len(wanted) - len(deadlines)
-    return (f"alerts to {settings.receiver()}: any failed or crashed run of {n_failed} "
+    return (f"alerts to {settings.receivers()}: any failed or crashed run of {n_failed} "
             "deployment(s); no Completed run of "
             + ("; ".join(deadlines) or "(no deployment has an active schedule)"))
 
@@ -379,7 +531,8 @@ def secret_forms(url: str) -> dict[str, str]:
 
 
 class RedactSecrets(logging.Filter):
-    """A logging filter (for handlers) that takes the alert webhook URL out of log records.
+    """A logging filter (for handlers) that takes the alert webhook URL and the SMTP password
+    out of log records.
 
     Why: when the webhook answers an HTTP error (a revoked Slack hook answers 404), Prefect's
     ``CustomWebhookNotificationBlock`` raises httpx's ``HTTPStatusError``, whose message holds
@@ -389,20 +542,27 @@ class RedactSecrets(logging.Filter):
 
     The URLs are read from the environment variables ``env_vars`` when the filter is made
     (the process's logging set-up), plus any given in ``urls``; every form of each
-    (:func:`secret_forms`) is replaced in the record's message (``msg % args``, then kept as
-    ``msg`` with no ``args``), its exception text and its stack text. A record whose exception
+    (:func:`secret_forms`) is replaced, and so is each of the plain secrets read from the
+    variables ``secret_vars`` (the SMTP password, as given: ``smtplib`` logs nothing of it
+    unless its debug output is turned on, which isletflow never does) or given in
+    ``secrets``, shown as ``[redacted]``. They are replaced in the record's message
+    (``msg % args``, then kept as ``msg`` with no ``args``), its exception text and its stack text. A record whose exception
     holds one gets the redacted traceback as ``exc_text`` (``logging.Formatter`` prints
     ``exc_text`` when set, rather than formatting ``exc_info`` again) and loses ``exc_info``
     (formatters that read the exception object, such as Prefect's JSON formatter, would show
     the URL). Records without a secret are left as they are. Never drops a record."""
 
     def __init__(self, env_vars: list[str] | tuple[str, ...] = (ENV_WEBHOOK,),
-                 urls: list[str] | tuple[str, ...] = ()) -> None:
+                 urls: list[str] | tuple[str, ...] = (),
+                 secret_vars: list[str] | tuple[str, ...] = (ENV_SMTP_PASSWORD,),
+                 secrets: list[str] | tuple[str, ...] = ()) -> None:
         super().__init__()
         found = [*urls, *((os.environ.get(v) or "").strip() for v in env_vars)]
         forms: dict[str, str] = {}
         for url in filter(None, found):
             forms.update(secret_forms(url))
+        for secret in filter(None, [*secrets, *(os.environ.get(v) for v in secret_vars)]):
+            forms[secret] = REDACTED
         self.forms = dict(sorted(forms.items(), key=lambda kv: -len(kv[0])))
 
     def redact(self, text: str) -> str:
@@ -451,7 +611,8 @@ def redacting_logging_env(say=print) -> dict[str, str]:
     read as ``PREFECT_LOGGING_SETTINGS_PATH``; a process loads the file when it sets up
     logging, ``prefect.logging.configuration.setup_logging``). If the current settings
     already name a logging file that exists (the user's own, ``PREFECT_HOME/logging.yml`` by
-    default), return ``{}`` and say that the webhook URL is not redacted there."""
+    default), return ``{}`` and say that the webhook URL and SMTP password are not redacted
+    there."""
     import yaml
     from prefect.settings import get_current_settings
 
@@ -459,8 +620,8 @@ def redacting_logging_env(say=print) -> dict[str, str]:
     own = Path(settings.logging.config_path).expanduser()
     if own.exists():
         say(f"logging: Prefect uses your {own}; add the filter {RedactSecrets.__module__}."
-            f"{RedactSecrets.__qualname__} to its handlers to keep {ENV_WEBHOOK} out of the "
-            "server's log")
+            f"{RedactSecrets.__qualname__} to its handlers to keep {ENV_WEBHOOK} and "
+            f"{ENV_SMTP_PASSWORD} out of the server's log")
         return {}
     path = Path(settings.home).expanduser() / LOGGING_CONFIG_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

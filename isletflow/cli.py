@@ -233,9 +233,10 @@ def serve(
 @app.command()
 def alerts() -> None:
     """Create or update the alert automations (a failed or crashed run; no Completed run by
-    the deadline) on the Prefect server at PREFECT_API_URL, from ISLETFLOW_ALERT_WEBHOOK_URL,
-    ISLETFLOW_ALERT_DEADLINE (HH:MM, default 07:00) and ISLETFLOW_ALERT_TIMEZONE (default the
-    schedule's); with no webhook set, remove them. `isletflow serve` does this itself."""
+    the deadline) on the Prefect server at PREFECT_API_URL, from ISLETFLOW_ALERT_WEBHOOK_URL
+    and/or ISLETFLOW_ALERT_SMTP_* (e-mail), ISLETFLOW_ALERT_DEADLINE (HH:MM, default 07:00) and
+    ISLETFLOW_ALERT_TIMEZONE (default the schedule's); with neither webhook nor e-mail set,
+    remove them. `isletflow serve` does this itself."""
     from prefect.settings import get_current_settings
 
     from isletflow.alerts import sync_alerts

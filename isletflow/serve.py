@@ -174,7 +174,8 @@ def serve(port: int, say=print) -> int:
     ``ISLETFLOW_ALERT_*`` setting is not valid (before anything starts). After the deploy the
     alert automations are created or updated (:func:`isletflow.alerts.sync_alerts`). The
     server and the worker log through Prefect's default logging configuration plus a filter
-    that hides the webhook URL (:func:`isletflow.alerts.redacting_logging_env`)."""
+    that hides the webhook URL and the SMTP password
+    (:func:`isletflow.alerts.redacting_logging_env`)."""
     from isletflow.alerts import AlertSettings, redacting_logging_env, sync_alerts
 
     api = f"http://127.0.0.1:{port}/api"
@@ -186,7 +187,7 @@ def serve(port: int, say=print) -> int:
     except ValueError as err:
         say(f"alerts: {err}; nothing started")
         return 2
-    env.update(redacting_logging_env(say))  # the webhook URL (a secret) out of their logs
+    env.update(redacting_logging_env(say))  # the webhook URL, SMTP password out of their logs
 
     def on_signal(signum, _frame):
         raise Stopped(signum)

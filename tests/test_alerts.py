@@ -1,15 +1,18 @@
 """Alerts that reach a person (isletflow/alerts.py): the deadline arithmetic and the settings
 (pure), the notification templates rendered by Prefect's own template engine, and end to end:
 a real Failed run of the deployment `nightly/nightly` on a real Prefect server, and the
-notifications a local HTTP receiver gets."""
+notifications a local HTTP receiver and a local SMTP receiver (aiosmtpd) get."""
 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import json
 import os
 import queue
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -19,8 +22,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from isletflow.status import check as check_status
-from isletflow.alerts import (TAG, AlertSettings, deadline_body, deadline_within, describe,
-                              failed_body, first_deadline_after, scheduled_starts)
+from isletflow.alerts import (TAG, AlertSettings, EmailSettings, deadline_body,
+                              deadline_within, describe, failed_body, failed_subject,
+                              first_deadline_after, scheduled_starts)
 
 TORONTO = ZoneInfo("America/Toronto")
 
@@ -89,9 +93,90 @@ def test_settings_from_the_environment():
             AlertSettings.from_env(env)
 
 
+SMTP = {"ISLETFLOW_ALERT_SMTP_HOST": "smtp.example.org",
+        "ISLETFLOW_ALERT_SMTP_USER": "alerts@example.org",
+        "ISLETFLOW_ALERT_SMTP_PASSWORD": "pa ss",
+        "ISLETFLOW_ALERT_SMTP_TO": " dm@example.org,oncall@example.org ,"}
+
+
+def test_email_settings_from_the_environment():
+    assert EmailSettings.from_env({}) is None
+    assert EmailSettings.from_env({k: "" for k in SMTP}) is None  # empty counts as unset
+    s = AlertSettings.from_env(SMTP)
+    # STARTTLS on its port 587 by default; the sender is the login when that is an address;
+    # the password kept as given (spaces included) and left out of the repr
+    assert s.webhook_url is None
+    assert s.email == EmailSettings("smtp.example.org", 587, "starttls", "alerts@example.org",
+                                    "pa ss", "alerts@example.org",
+                                    ("dm@example.org", "oncall@example.org"))
+    assert "pa ss" not in repr(s)
+    assert s.receivers() == "2 e-mail address(es) via smtp.example.org:587 (starttls)"
+    # the default port of each security; an explicit one; the case of the security ignored
+    for security, port in (("SSL", 465), ("none", 25)):
+        e = EmailSettings.from_env({"ISLETFLOW_ALERT_SMTP_HOST": "10.0.0.5",
+                                    "ISLETFLOW_ALERT_SMTP_SECURITY": security,
+                                    "ISLETFLOW_ALERT_SMTP_FROM": "trial@example.org",
+                                    "ISLETFLOW_ALERT_SMTP_TO": "dm@example.org"})
+        assert (e.security, e.port, e.username, e.password) == (security.lower(), port,
+                                                                None, None)
+    e = EmailSettings.from_env({**SMTP, "ISLETFLOW_ALERT_SMTP_PORT": "2525",
+                                "ISLETFLOW_ALERT_SMTP_FROM": "trial@example.org"})
+    assert (e.port, e.from_address) == (2525, "trial@example.org")
+    both = AlertSettings.from_env({**SMTP, "ISLETFLOW_ALERT_WEBHOOK_URL":
+                                   "https://hooks.example.org/T0/secret"})
+    assert both.receivers() == ("https://hooks.example.org and 2 e-mail address(es) via "
+                                "smtp.example.org:587 (starttls)")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"ISLETFLOW_ALERT_SMTP_PORT": "587a"},
+     "ISLETFLOW_ALERT_SMTP_PORT='587a' is not a port number (1-65535)"),
+    ({"ISLETFLOW_ALERT_SMTP_PORT": "70000"},
+     "ISLETFLOW_ALERT_SMTP_PORT='70000' is not a port number (1-65535)"),
+    ({"ISLETFLOW_ALERT_SMTP_SECURITY": "tls"},
+     "ISLETFLOW_ALERT_SMTP_SECURITY='tls' is not one of starttls, ssl, none"),
+    ({"ISLETFLOW_ALERT_SMTP_HOST": ""},
+     "ISLETFLOW_ALERT_SMTP_USER, ISLETFLOW_ALERT_SMTP_PASSWORD, ISLETFLOW_ALERT_SMTP_TO set "
+     "but ISLETFLOW_ALERT_SMTP_HOST is not"),
+    ({"ISLETFLOW_ALERT_SMTP_TO": " , "},
+     "ISLETFLOW_ALERT_SMTP_TO (the recipients) is not set"),
+    ({"ISLETFLOW_ALERT_SMTP_TO": "dm@example.org; oncall@example.org"},
+     "ISLETFLOW_ALERT_SMTP_TO holds something that is not an e-mail address (local@domain.tld, "
+     "comma-separated for several)"),
+    ({"ISLETFLOW_ALERT_SMTP_PASSWORD": ""},
+     "ISLETFLOW_ALERT_SMTP_USER and ISLETFLOW_ALERT_SMTP_PASSWORD go together: one is set "
+     "without the other"),
+    ({"ISLETFLOW_ALERT_SMTP_SECURITY": "none"},
+     "ISLETFLOW_ALERT_SMTP_PASSWORD with ISLETFLOW_ALERT_SMTP_SECURITY=none would cross the "
+     "network unencrypted: use starttls or ssl"),
+    ({"ISLETFLOW_ALERT_SMTP_USER": "alerts", "ISLETFLOW_ALERT_SMTP_FROM": ""},
+     "ISLETFLOW_ALERT_SMTP_FROM (the sender's address) is not set"),
+    ({"ISLETFLOW_ALERT_SMTP_FROM": "Trial Alerts <alerts@example.org>"},
+     "ISLETFLOW_ALERT_SMTP_FROM holds something that is not an e-mail address "
+     "(local@domain.tld, comma-separated for several)"),
+])
+def test_email_settings_that_are_not_valid_say_which_variable_and_no_address(change, message):
+    with pytest.raises(ValueError) as err:
+        AlertSettings.from_env({**SMTP, **change})
+    assert str(err.value) == message
+    assert "example.org" not in str(err.value) and "pa ss" not in str(err.value)
+
+
+def test_serve_stops_before_starting_anything_on_a_bad_smtp_setting(monkeypatch):
+    from isletflow.serve import serve
+
+    for k, v in {**SMTP, "ISLETFLOW_ALERT_SMTP_SECURITY": "starttls",
+                 "ISLETFLOW_ALERT_SMTP_PORT": "smtp"}.items():
+        monkeypatch.setenv(k, v)
+    said = []
+    assert serve(4299, say=said.append) == 2
+    assert said == ["alerts: ISLETFLOW_ALERT_SMTP_PORT='smtp' is not a port number (1-65535); "
+                    "nothing started"]
+
+
 # --- the templates, rendered as the server renders them ----------------------------------
 
-def _render(template: str, state: str, message: str | None) -> dict:
+def _render(template: str, state: str, message: str | None, parse=json.loads):
     from prefect.server.events.actions import JinjaTemplateAction
     from prefect.server.events.schemas.events import ReceivedEvent
     from prefect.server.utilities.user_templates import render_user_template_sync
@@ -105,7 +190,7 @@ def _render(template: str, state: str, message: str | None) -> dict:
                   "prefect.resource.name": "calm-otter", "prefect.state-name": state,
                   "prefect.state-message": message or "", "prefect.state-type": "FAILED",
                   "prefect.state-timestamp": "2026-01-15T07:31:00+00:00"})
-    return json.loads(render_user_template_sync(template, {"event": event}))
+    return parse(render_user_template_sync(template, {"event": event}))
 
 
 def test_failed_body_is_json_with_the_first_line_of_the_error_only():
@@ -121,6 +206,11 @@ def test_failed_body_is_json_with_the_first_line_of_the_error_only():
     assert _render(failed_body("nightly/nightly", None), "Crashed", None)["error"] == ""
 
 
+def test_failed_subject_is_one_line_with_the_run_and_its_state():
+    assert _render(failed_subject("nightly/nightly"), "Crashed", "x\ny", parse=str) == \
+        "isletflow: nightly/nightly: flow run calm-otter Crashed"
+
+
 def test_deadline_body_names_the_deadline_and_the_state_the_night_began_in():
     body = _render(deadline_body("nightly/nightly", "07:00 America/Toronto",
                                  dt.timedelta(hours=4, minutes=30), None), "Late", "")
@@ -129,6 +219,74 @@ def test_deadline_body_names_the_deadline_and_the_state_the_night_began_in():
     assert body["text"] == ("nightly/nightly: no Completed run by 07:00 America/Toronto "
                             "(4 h 30 min after run calm-otter entered Late at "
                             "2026-01-15T07:31:00+00:00)")
+
+
+# --- the e-mail block, with a local SMTP receiver ----------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_receiver():
+    """An SMTP server on 127.0.0.1 (aiosmtpd, in a thread) that keeps every message it is
+    given and accepts the login alerts@example.org / "pa ss" over the plain connection
+    (auth_require_tls off: the block logs in whenever it has a username; the settings allow
+    a password only with starttls or ssl). Yields (port, queue of (envelope, message))."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    got: queue.Queue = queue.Queue()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's)
+            lf = envelope.content.replace(b"\r\n", b"\n")  # SMTP's line ends as Python's
+            got.put((envelope, email.message_from_bytes(lf, policy=email.policy.default)))
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, data):
+        return AuthResult(success=isinstance(data, LoginPassword)
+                          and (data.login, data.password) == (b"alerts@example.org", b"pa ss"),
+                          handled=False)  # False: aiosmtpd answers a failure with 535
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port(),
+                            authenticator=authenticator, auth_require_tls=False)
+    controller.start()
+    yield controller.port, got
+    controller.stop()
+
+
+def test_the_email_block_logs_in_and_sends_the_text_line_then_the_fields(smtp_receiver):
+    from isletflow.alert_email import IsletflowEmail
+
+    port, got = smtp_receiver
+    fields = dict(host="127.0.0.1", port=port, security="none", username="alerts@example.org",
+                  from_address="alerts@example.org",
+                  to=["dm@example.org", "oncall@example.org"], timeout_s=5)
+    block = IsletflowEmail(**fields, password="pa ss")
+    block.notify('{"alert": "failed", "flow_run": "calm-otter", "url": null, '
+                 '"text": "nightly/nightly: flow run calm-otter Failed"}',
+                 subject="isletflow: nightly/nightly:\n flow run calm-otter Failed")
+    envelope, msg = got.get(timeout=5)
+    assert (envelope.mail_from, envelope.rcpt_tos) == \
+        ("alerts@example.org", ["dm@example.org", "oncall@example.org"])
+    assert msg["Subject"] == "isletflow: nightly/nightly: flow run calm-otter Failed"
+    assert (msg["From"], msg["To"]) == ("alerts@example.org",
+                                        "dm@example.org, oncall@example.org")
+    assert msg.get_content() == ("nightly/nightly: flow run calm-otter Failed\n\n"
+                                 "alert: failed\nflow_run: calm-otter\nurl: \n")
+    # a wrong password: the server answers 535; inside raise_on_failure (as the automation's
+    # SendNotification calls it) that is a NotificationError with the class and code only
+    from prefect.blocks.abstract import NotificationError
+
+    wrong = IsletflowEmail(**fields, password="nope")
+    with wrong.raise_on_failure(), pytest.raises(NotificationError) as err:
+        wrong.notify("body", subject="s")
+    assert err.value.log == (f"e-mail via 127.0.0.1:{port} (none) not sent: "
+                             "SMTPAuthenticationError: SMTP reply 535")
+    assert got.empty()
 
 
 # --- end to end ----------------------------------------------------------------------------
@@ -175,8 +333,8 @@ def _collect(got: queue.Queue, kinds: set[str], timeout_s: float) -> dict[str, t
 
 
 @pytest.mark.e2e
-def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, deployed,
-                                                           record_property):
+def test_a_failed_run_of_the_deployment_reaches_the_webhook_and_the_mailbox(
+        tmp_path, receiver, smtp_receiver, deployed, record_property):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
@@ -187,13 +345,20 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, 
 
     t0 = time.monotonic()
     url, got = receiver
+    smtp_port, mails = smtp_receiver
     api = str(get_current_settings().api.url)
-    env = {**os.environ, "PREFECT_API_URL": api, "ISLETFLOW_ALERT_WEBHOOK_URL": url}
-    env.pop("ISLETFLOW_ALERT_DEADLINE", None)
-    env.pop("ISLETFLOW_ALERT_TIMEZONE", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISLETFLOW_ALERT_")}
+    # both channels: the webhook, and e-mail to two addresses through the local SMTP receiver
+    env.update({"PREFECT_API_URL": api, "ISLETFLOW_ALERT_WEBHOOK_URL": url,
+                "ISLETFLOW_ALERT_SMTP_HOST": "127.0.0.1",
+                "ISLETFLOW_ALERT_SMTP_PORT": str(smtp_port),
+                "ISLETFLOW_ALERT_SMTP_SECURITY": "none",
+                "ISLETFLOW_ALERT_SMTP_FROM": "isletflow@example.org",
+                "ISLETFLOW_ALERT_SMTP_TO": "dm@example.org,oncall@example.org"})
     t_deploy = time.monotonic()
     said = sync_alerts(env)
     assert said.startswith("alerts to http://127.0.0.1:")
+    assert f" and 2 e-mail address(es) via 127.0.0.1:{smtp_port} (no encryption): " in said
     assert said.endswith("any failed or crashed run of 3 deployment(s); no Completed run of "
                          "nightly/nightly by 07:00 America/Toronto (4 h 30 min after its night "
                          "starts)")
@@ -212,13 +377,18 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, 
         assert deadline.trigger.within == dt.timedelta(hours=4, minutes=30)
         # the same trigger with the shortest window Prefect allows (10 s), so the test sees
         # a night that does not complete in time
-        block_id = deadline.actions[0].block_document_id
+        # one notification action per block: the webhook, then the e-mail
+        assert all(len(a.actions) == 2 for a in again)
+        block_ids = [action.block_document_id for action in deadline.actions]
+        blocks = [client.read_block_document(b, include_secrets=False) for b in block_ids]
+        assert [(b.name, b.block_type.slug) for b in blocks] == \
+            [("isletflow-alert-webhook", "custom-webhook"),
+             ("isletflow-alert-email", "isletflow-email")]
         # the webhook URL (its path may be a token) is a secret: not readable through the API
-        block = client.read_block_document(block_id, include_secrets=False)
-        assert url not in json.dumps(block.data, default=str)
+        assert url not in json.dumps(blocks[0].data, default=str)
         deployment_id = client.read_deployment_by_name("nightly/nightly").id
         short = deadline_automation(
-            "nightly/nightly", deployment_id, block_id,
+            "nightly/nightly", deployment_id, block_ids,
             dt.timedelta(seconds=10), "the test's 10 s", None)
         short.name += " (test)"
         client.create_automation(short)
@@ -275,17 +445,51 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook(tmp_path, receiver, 
             ("the test's 10 s", run.name, "Running")
         record_property("deadline_notification", text)
         print("received (deadline):", text)
+
+        # the same two by e-mail (sent by the server, which loaded the block class
+        # isletflow.alert_email.IsletflowEmail through the prefect.collections entry point)
+        by_subject = {}
+        while len(by_subject) < 2:
+            envelope, msg = mails.get(timeout=30)
+            assert msg["Subject"] not in by_subject, f"a second e-mail: {msg['Subject']}"
+            by_subject[msg["Subject"]] = (envelope, msg)
+        subject = f"isletflow: nightly/nightly: flow run {run.name} Failed"
+        envelope, msg = by_subject[subject]
+        assert (envelope.mail_from, envelope.rcpt_tos) == \
+            ("isletflow@example.org", ["dm@example.org", "oncall@example.org"])
+        assert (msg["From"], msg["To"]) == ("isletflow@example.org",
+                                            "dm@example.org, oncall@example.org")
+        lines = msg.get_content().splitlines()
+        assert lines[:3] == [failed["text"], "", "alert: failed"]
+        assert f"flow_run: {run.name}" in lines and "state: Failed" in lines
+        assert f"error: {error}" in lines and "Berlln" not in msg.get_content()
+        record_property("failed_email", f"Subject: {subject}\n\n{msg.get_content()}")
+        print(f"received (failed, e-mail):\nSubject: {subject}\n\n{msg.get_content()}")
+        envelope, msg = by_subject["isletflow: nightly/nightly: no Completed run by the "
+                                   "test's 10 s"]
+        assert msg.get_content().splitlines()[:3] == [late["text"], "",
+                                                      "alert: not-completed-by-deadline"]
         time.sleep(1)
         assert got.empty()  # one of each: the real deadline's 4 h 30 min window is open
+        assert mails.empty()
     finally:
         with get_client(sync_client=True) as client:
             for a in client.read_automations():
                 if a.name.endswith(" (test)"):
                     client.delete_automation(a.id)
-        said = sync_alerts({**env, "ISLETFLOW_ALERT_WEBHOOK_URL": ""})
-    assert said == ("alerts: none configured (set ISLETFLOW_ALERT_WEBHOOK_URL to be notified "
-                    "of a failed run or a night not completed by its deadline); removed 4 "
-                    "earlier isletflow automation(s)")
+        said = sync_alerts({k: v for k, v in env.items()
+                            if not k.startswith("ISLETFLOW_ALERT_")})
+    assert said == ("alerts: none configured (set ISLETFLOW_ALERT_WEBHOOK_URL, or "
+                    "ISLETFLOW_ALERT_SMTP_HOST and ISLETFLOW_ALERT_SMTP_TO, to be notified of a "
+                    "failed run or a night not completed by its deadline); removed 4 earlier "
+                    "isletflow automation(s)")
+    # and the blocks with their secrets
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for block_id in block_ids:
+            with pytest.raises(ObjectNotFound):
+                client.read_block_document(block_id)
     print(f"test_alerts end to end: {time.monotonic() - t0:.1f} s (deploy "
           f"{t_deploy - t0:.1f} s, alerts and the failed run {t_run - t_deploy:.1f} s)")
 
@@ -353,6 +557,23 @@ def test_the_filter_takes_the_webhook_url_out_of_message_and_traceback(monkeypat
         ("POST to %s failed", (SLACK_URL,), err, None)
 
 
+def test_the_filter_takes_the_smtp_password_out_of_message_and_traceback(monkeypatch):
+    import logging
+
+    from isletflow.alerts import RedactSecrets
+
+    monkeypatch.setenv("ISLETFLOW_ALERT_SMTP_PASSWORD", "Xy7 secret!")
+    monkeypatch.delenv("ISLETFLOW_ALERT_WEBHOOK_URL", raising=False)
+    try:
+        raise RuntimeError("login with Xy7 secret! refused")
+    except RuntimeError as err:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "password %s",
+                                   ("Xy7 secret!",), (type(err), err, err.__traceback__))
+    assert RedactSecrets().filter(record) is True
+    assert (record.getMessage(), record.exc_info) == ("password [redacted]", None)
+    assert record.exc_text.endswith("RuntimeError: login with [redacted] refused")
+
+
 def test_serve_logging_config_is_prefects_own_with_the_filter_on_every_handler(tmp_path):
     import yaml
     from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
@@ -383,7 +604,8 @@ def test_serve_logging_config_is_prefects_own_with_the_filter_on_every_handler(t
         assert redacting_logging_env(say=said.append) == {}
     assert said == [f"logging: Prefect uses your {tmp_path / 'logging.yml'}; add the filter "
                     "isletflow.alerts.RedactSecrets to its handlers to keep "
-                    "ISLETFLOW_ALERT_WEBHOOK_URL out of the server's log"]
+                    "ISLETFLOW_ALERT_WEBHOOK_URL and ISLETFLOW_ALERT_SMTP_PASSWORD out of the "
+                    "server's log"]
 
 
 def test_a_prefect_process_with_the_serve_config_logs_the_consume_loop_error_redacted(tmp_path):
