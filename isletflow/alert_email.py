@@ -108,7 +108,7 @@ class IsletflowEmail(NotificationBlock):
         msg["To"] = ", ".join(self.to)
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = make_msgid(domain=self.from_address.rpartition("@")[2] or None)
-        msg.set_content(text_body(body))
+        msg.set_content(text_body(body), cte="quoted-printable")  # 7-bit: any SMTP server
         return msg
 
     def send(self, body: str, subject: str | None = None) -> None:
@@ -131,9 +131,9 @@ class IsletflowEmail(NotificationBlock):
     def _notify(self, body: str, subject: str | None) -> None:
         try:
             self.send(body, subject)
-        except (OSError, smtplib.SMTPException) as err:
+        except Exception as err:  # noqa: BLE001 — any failure is the action's, told by class
             what = (f"e-mail via {self.host}:{self.port} ({self.security}) not sent: "
-                    f"{smtp_error(err)}")
+                    f"{smtp_error(err) if isinstance(err, (OSError, smtplib.SMTPException)) else type(err).__name__}")
             self.logger.error(what)
             if self._raise_on_failure:  # SendNotification: the action fails with this log
                 raise NotificationError(log=what) from None

@@ -164,6 +164,10 @@ class EmailSettings:
         if bool(get["USER"]) != bool(get["PASSWORD"]):
             raise ValueError(f"{ENV_SMTP}USER and {ENV_SMTP_PASSWORD} go together: one is "
                              "set without the other")
+        for k in ("USER", "PASSWORD"):  # never echo the value: name the variable only
+            if not get[k].isascii():
+                raise ValueError(f"{ENV_SMTP}{k} holds a character that is not ASCII: Python's "
+                                 "smtplib logs in with ASCII only")
         if get["PASSWORD"] and security == "none":
             raise ValueError(f"{ENV_SMTP_PASSWORD} with {ENV_SMTP}SECURITY=none would cross "
                              "the network unencrypted: use starttls or ssl")
@@ -407,11 +411,23 @@ def save_webhook_block(url: str):
 
 
 def save_email_block(email: EmailSettings):
-    """Register the block type :class:`isletflow.alert_email.IsletflowEmail` with the server
-    and create or overwrite the e-mail block; returns its block document id."""
+    """Create or overwrite the e-mail block (:class:`isletflow.alert_email.IsletflowEmail`);
+    returns its block document id. The block type must have been registered by the server
+    itself, which it does at start for every block class it could import (its
+    ``prefect.collections`` entry points): registered from here instead, the server could
+    still be unable to load the class when an alert fires, and the e-mail would never go."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
     from isletflow.alert_email import IsletflowEmail
 
-    IsletflowEmail.register_type_and_schema()
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_block_type_by_slug(IsletflowEmail.get_block_type_slug())
+        except ObjectNotFound:
+            raise ValueError("the Prefect server cannot load isletflow's e-mail block (isletflow "
+                             "is not installed in its environment): start it with `isletflow "
+                             "serve` or from this project's .venv") from None
     block = IsletflowEmail(host=email.host, port=email.port, security=email.security,
                            username=email.username, password=email.password,
                            from_address=email.from_address, to=list(email.to))
@@ -503,13 +519,18 @@ def sync_alerts(env: dict[str, str] | os._Environ = os.environ, now: dt.datetime
             + ("; ".join(deadlines) or "(no deployment has an active schedule)"))
 
 
+MIN_BARE_SECRET = 16
+
+
 def secret_forms(url: str) -> dict[str, str]:
     """Each string under which the webhook URL ``url`` can show in a log line -> what to show
     instead, longest first: the URL as given and as httpx prints it in its errors
     (``str(httpx.URL(url))``: host in lower case, non-ASCII and spaces percent-encoded), each
     shown as ``scheme://host[:port]/[redacted]``; its path with query, its query, and the
     ``user:password`` of the URL if any, each shown as ``[redacted]`` (a Slack, Mattermost or
-    Teams hook's token is its path). A path of just ``/`` is no secret and is left alone."""
+    Teams hook's token is its path: about 60 characters). A path or query shorter than
+    ``MIN_BARE_SECRET`` is redacted only as part of the URL: alone it is no token, and ``/api``
+    would be blanked out of every line of the server's own requests."""
     import httpx
 
     receiver = AlertSettings(url).receiver()
@@ -524,9 +545,11 @@ def secret_forms(url: str) -> dict[str, str]:
         parts.append(urllib.parse.urlsplit(str(normal)))
     for p in parts:
         path_query = p.path + (f"?{p.query}" if p.query else "")
-        for secret in (path_query, p.query, p.netloc.rpartition("@")[0]):
-            if secret not in ("", "/"):
+        for secret in (path_query, p.query):  # alone, only a token-like length: a short
+            if len(secret) >= MIN_BARE_SECRET:  # path ("/api") is in ordinary log lines too
                 forms.setdefault(secret, REDACTED)
+        if p.netloc.rpartition("@")[0]:
+            forms.setdefault(p.netloc.rpartition("@")[0], REDACTED)
     return dict(sorted(forms.items(), key=lambda kv: -len(kv[0])))
 
 

@@ -246,12 +246,24 @@ def alerts() -> None:
         console.print("[red]PREFECT_API_URL is not set[/]: the Prefect server to configure "
                       "(e.g. http://127.0.0.1:4200/api)")
         raise typer.Exit(2)
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+
     try:
         line = sync_alerts({**os.environ, "PREFECT_API_URL": str(api)})
     except ValueError as err:
         console.print(f"alerts: {err}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
+    except (httpx.HTTPError, PrefectHTTPStatusError) as err:  # its class: no URL, no secret
+        console.print(f"alerts: cannot reach the Prefect server at {api} "
+                      f"({type(err).__name__})", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     console.print(line, markup=False, highlight=False)
+    console.print("(a Prefect server not started by `isletflow serve` logs the webhook URL in "
+                  "full when the webhook fails, unless its logging config adds the filter "
+                  "isletflow.alerts.RedactSecrets; restart `isletflow serve` after changing "
+                  "the URL or the SMTP password: its filter reads them at start)",
+                  markup=False, highlight=False)
 
 
 @app.command()

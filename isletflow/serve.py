@@ -62,6 +62,11 @@ def wait_healthy(api_url: str, timeout_s: float = 180) -> None:
     raise TimeoutError(f"the Prefect server at {api_url} did not answer within {timeout_s:.0f} s")
 
 
+class AlertsNotSet(Exception):
+    """The alert automations could not be set up as the settings ask (:func:`serve` exits 2:
+    a night must not go unwatched because an alert silently failed to be created)."""
+
+
 class Stopped(Exception):
     """Raised in the main thread by the SIGTERM / SIGHUP handler of :func:`serve`."""
 
@@ -206,7 +211,10 @@ def serve(port: int, say=print) -> int:
         wait_healthy(api)
         deploy(env)
         say(f"deployed prefect.yaml (work pool {POOL})")
-        say(sync_alerts(env))  # the automations that notify a person (isletflow/alerts.py)
+        try:  # the automations that notify a person (isletflow/alerts.py)
+            say(sync_alerts(env))
+        except ValueError as err:  # e.g. the server cannot load the e-mail block
+            raise AlertsNotSet(str(err)) from None
         say("starting a worker")
         worker = subprocess.Popen([exe, "worker", "start", "--pool", POOL], env=env,
                                   cwd=PROJECT, start_new_session=True)
@@ -222,6 +230,9 @@ def serve(port: int, say=print) -> int:
     except Stopped as stop:
         code = 128 + stop.signum
         say(f"{stop}: stopping the Prefect worker and server ...")
+    except AlertsNotSet as err:
+        code = 2
+        say(f"alerts: {err}; stopping the Prefect server ...")
     finally:
         hurry: list[int] = []  # a further signal while stopping: SIGKILL without waiting
         for s in previous:

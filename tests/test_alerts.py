@@ -151,6 +151,9 @@ def test_email_settings_from_the_environment():
      "network unencrypted: use starttls or ssl"),
     ({"ISLETFLOW_ALERT_SMTP_USER": "alerts", "ISLETFLOW_ALERT_SMTP_FROM": ""},
      "ISLETFLOW_ALERT_SMTP_FROM (the sender's address) is not set"),
+    ({"ISLETFLOW_ALERT_SMTP_PASSWORD": "pässwörd"},  # smtplib would fail at 02:30, not now
+     "ISLETFLOW_ALERT_SMTP_PASSWORD holds a character that is not ASCII: Python's smtplib "
+     "logs in with ASCII only"),
     ({"ISLETFLOW_ALERT_SMTP_FROM": "Trial Alerts <alerts@example.org>"},
      "ISLETFLOW_ALERT_SMTP_FROM holds something that is not an e-mail address "
      "(local@domain.tld, comma-separated for several)"),
@@ -277,6 +280,8 @@ def test_the_email_block_logs_in_and_sends_the_text_line_then_the_fields(smtp_re
                                         "dm@example.org, oncall@example.org")
     assert msg.get_content() == ("nightly/nightly: flow run calm-otter Failed\n\n"
                                  "alert: failed\nflow_run: calm-otter\nurl: \n")
+    # 7-bit on the wire: a server without 8BITMIME takes it too
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
     # a wrong password: the server answers 535; inside raise_on_failure (as the automation's
     # SendNotification calls it) that is a NotificationError with the class and code only
     from prefect.blocks.abstract import NotificationError
@@ -509,6 +514,17 @@ def _status_error(url: str):
     except httpx.HTTPStatusError as err:
         return err
     raise AssertionError("raise_for_status did not raise for a 404")
+
+
+def test_a_short_path_is_redacted_only_as_part_of_the_url():
+    """A gateway URL ending in /api: the whole URL is hidden, but /api alone (in every line
+    of the server's own requests) is no secret; a hook's 60-character token path is."""
+    from isletflow.alerts import secret_forms
+
+    assert secret_forms("http://10.0.0.5:8025/api") == {
+        "http://10.0.0.5:8025/api": "http://10.0.0.5:8025/[redacted]"}
+    forms = secret_forms("https://hooks.example.org/services/T000/B000/XXXXXXXXXXXXXXXX")
+    assert forms["/services/T000/B000/XXXXXXXXXXXXXXXX"] == "[redacted]"
 
 
 def test_the_filter_takes_the_webhook_url_out_of_message_and_traceback(monkeypatch):
