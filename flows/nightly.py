@@ -78,19 +78,15 @@ def nightly(
         # `isletflow status` and the next night's audit.runs see the failed night
         if warehouse:
             wh = Path(warehouse).resolve()
-            journal(wh, run.run_id, "started", flow_run_id=run.flow_run_id, as_of=as_of,
-                    sites=",".join(sites) if sites else None, full_refresh=full_refresh,
-                    **run_environment())
+            _journal_start(wh, run, as_of, sites, full_refresh, trial_file_id=None)
             journal(wh, run.run_id, "failed", error=type(err).__name__)
         raise
     with run_lock(cfg.warehouse, log):  # one run per warehouse at a time; others wait here
         for stale in remove_stale_builds(cfg.warehouse):
             journal(cfg.warehouse, stale, "interrupted")
             log.warning("removed the unfinished build of run %s (it was killed)", stale)
-        journal(cfg.warehouse, run.run_id, "started", flow_run_id=run.flow_run_id,
-                as_of=as_of, sites=",".join(cfg.sites) if cfg.sites else None,
-                full_refresh=full_refresh, trial_file_id=(cfg.trial.sha256 or "")[:16] or None,
-                **run_environment())
+        _journal_start(cfg.warehouse, run, as_of, cfg.sites, full_refresh,
+                       trial_file_id=(cfg.trial.sha256 or "")[:16] or None)
         try:
             summary = _night(cfg, run, runner)
         except BaseException as err:
@@ -100,6 +96,14 @@ def nightly(
              "changed", run.run_id, summary["files"], sum(summary["rows_quarantined"].values()),
              summary["endpoint_values_changed"])
     return summary
+
+
+def _journal_start(warehouse: Path, run: RunInfo, as_of, sites, full_refresh: bool,
+                   trial_file_id: str | None) -> None:
+    """The run's ``started`` event (isletflow/runs.py), with what audit.runs records of it."""
+    journal(warehouse, run.run_id, "started", flow_run_id=run.flow_run_id, as_of=as_of,
+            sites=",".join(sites) if sites else None, full_refresh=full_refresh,
+            trial_file_id=trial_file_id, **run_environment())
 
 
 def _trial_path(trial: str) -> Path:

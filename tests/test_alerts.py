@@ -501,7 +501,7 @@ def test_a_failed_run_of_the_deployment_reaches_the_webhook_and_the_mailbox(
 
 # --- the webhook URL kept out of the logs of the server and worker `isletflow serve` starts --
 
-SLACK_URL = "https://Hooks.Slack.com/services/T000/B000/XXXXSECRETXXXX"
+SLACK_URL = "https://Hooks.Slack.com/services/T000/B000/Zq7SecretTok3n"
 
 
 def _status_error(url: str):
@@ -523,8 +523,8 @@ def test_a_short_path_is_redacted_only_as_part_of_the_url():
 
     assert secret_forms("http://10.0.0.5:8025/api") == {
         "http://10.0.0.5:8025/api": "http://10.0.0.5:8025/[redacted]"}
-    forms = secret_forms("https://hooks.example.org/services/T000/B000/XXXXXXXXXXXXXXXX")
-    assert forms["/services/T000/B000/XXXXXXXXXXXXXXXX"] == "[redacted]"
+    forms = secret_forms("https://hooks.example.org/services/T000/B000/a1b2c3d4e5f6g7h8")
+    assert forms["/services/T000/B000/a1b2c3d4e5f6g7h8"] == "[redacted]"
 
 
 def test_the_filter_takes_the_webhook_url_out_of_message_and_traceback(monkeypatch):
@@ -547,17 +547,17 @@ def test_the_filter_takes_the_webhook_url_out_of_message_and_traceback(monkeypat
             raise err
         except Exception:
             logger.exception("POST to %s failed", SLACK_URL)
-        logger.warning("path %s", "/services/T000/B000/XXXXSECRETXXXX")
+        logger.warning("path %s", "/services/T000/B000/Zq7SecretTok3n")
         clean = logging.LogRecord("x", logging.ERROR, __file__, 1, "run %s failed", ("a",),
                                   (type(err), err, err.__traceback__))
         handler.handle(clean)
     finally:
         logger.removeHandler(handler)
     text = out.getvalue()
-    assert "XXXXSECRETXXXX" not in text
+    assert "Zq7SecretTok3n" not in text
     # httpx prints the host in lower case: that form is replaced as well
     assert str(err).startswith("Client error '404 Not Found' for url "
-                               "'https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX'")
+                               "'https://hooks.slack.com/services/T000/B000/Zq7SecretTok3n'")
     assert text.startswith("ERROR POST to https://hooks.slack.com/[redacted] failed\n"
                            "Traceback (most recent call last):\n")
     assert ("httpx.HTTPStatusError: Client error '404 Not Found' for url "
@@ -636,7 +636,7 @@ def test_a_prefect_process_with_the_serve_config_logs_the_consume_loop_error_red
 
     from isletflow.alerts import redacting_logging_env
 
-    url = "http://127.0.0.1:8099/services/T000/B000/XXXXSECRETXXXX"
+    url = "http://127.0.0.1:8099/services/T000/B000/Zq7SecretTok3n"
     with temporary_settings(updates={PREFECT_HOME: tmp_path}):
         env = {**os.environ, "PREFECT_HOME": str(tmp_path),
                "ISLETFLOW_ALERT_WEBHOOK_URL": url, **redacting_logging_env()}
@@ -650,7 +650,7 @@ def test_a_prefect_process_with_the_serve_config_logs_the_consume_loop_error_red
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "XXXXSECRETXXXX" not in out.stdout + out.stderr
+    assert "Zq7SecretTok3n" not in out.stdout + out.stderr
     # Prefect's console format, then the traceback with the URL's path hidden
     assert " | ERROR   | prefect.server.utilities.messaging.memory - Failed in consume_loop\n" \
         in out.stderr
